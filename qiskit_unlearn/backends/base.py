@@ -1,0 +1,133 @@
+"""Backend specification, registry and the parts a backend hands to ``EstimatorQNN``.
+
+A backend turns ``(circuit, observables, options)`` into :class:`QNNParts`: the estimator,
+the gradient, the (possibly ISA-transpiled) circuit, the observables mapped onto that
+circuit's layout, and the precision ``EstimatorQNN`` must ask for. Keeping this one
+uniform signature lets :func:`qiskit_unlearn.make_qnn` stay free of backend if/else chains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qiskit.circuit import QuantumCircuit
+from qiskit.primitives import BaseEstimatorV2
+from qiskit.quantum_info import SparsePauliOp
+from qiskit_machine_learning.gradients import BaseEstimatorGradient
+
+
+class BackendError(ValueError):
+    """A backend name, option or device that cannot be used, with the fix in the message."""
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """Which backend to run a QNN on, and its options.
+
+    ``name`` is one of the registered names (``statevector``, ``aer``, ``aer-noisy``, ``ibm``)
+    or ``fake:<device>``; ``options`` are the backend's keyword options (validated by the
+    backend's factory, which names the allowed keys on error).
+    """
+
+    name: str = "statevector"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def coerce(cls, spec: str | BackendConfig | Mapping[str, Any] | None, **options: Any) -> BackendConfig:
+        """Build a config from a name, a mapping ``{"name": ..., **options}`` or a config."""
+        if spec is None:
+            spec = "statevector"
+        if isinstance(spec, BackendConfig):
+            return cls(spec.name, {**spec.options, **options})
+        if isinstance(spec, str):
+            return cls(spec.strip(), dict(options))
+        if isinstance(spec, Mapping):
+            spec = dict(spec)
+            if "name" not in spec:
+                raise BackendError(
+                    "backend table needs a 'name' key, e.g. {name = \"aer\", shots = 1024}; "
+                    f"got keys {sorted(spec)}"
+                )
+            name = spec.pop("name")
+            return cls(str(name), {**spec, **options})
+        raise BackendError(
+            f"backend must be a name, a mapping or a BackendConfig, not {type(spec).__name__}"
+        )
+
+
+@dataclass
+class QNNParts:
+    """Everything ``EstimatorQNN`` needs from a backend."""
+
+    estimator: BaseEstimatorV2
+    gradient: BaseEstimatorGradient
+    circuit: QuantumCircuit
+    observables: list[SparsePauliOp]
+    default_precision: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+BackendFactory = Callable[[QuantumCircuit, Sequence[SparsePauliOp], dict[str, Any]], QNNParts]
+
+_REGISTRY: dict[str, BackendFactory] = {}
+_PREFIX_REGISTRY: dict[str, BackendFactory] = {}
+
+
+def register_backend(name: str, *, prefix: bool = False) -> Callable[[BackendFactory], BackendFactory]:
+    """Register a backend factory under ``name`` (or for every ``name:<arg>`` if ``prefix``).
+
+    A prefix factory receives the text after the colon as ``options["device"]``.
+    """
+
+    def decorator(factory: BackendFactory) -> BackendFactory:
+        (_PREFIX_REGISTRY if prefix else _REGISTRY)[name] = factory
+        return factory
+
+    return decorator
+
+
+def available_backends() -> list[str]:
+    """Registered backend names; prefix backends are shown as ``name:<device>``."""
+    _load_builtin_backends()
+    return sorted(_REGISTRY) + [f"{p}:<device>" for p in sorted(_PREFIX_REGISTRY)]
+
+
+def resolve_backend(config: BackendConfig) -> tuple[BackendFactory, dict[str, Any]]:
+    """Find the factory for ``config`` and the options it should receive."""
+    _load_builtin_backends()
+    name = config.name
+    options = dict(config.options)
+    if ":" in name:
+        prefix, _, arg = name.partition(":")
+        if prefix in _PREFIX_REGISTRY:
+            if not arg:
+                raise BackendError(f"backend '{name}' needs a device after the colon, e.g. 'fake:manila'")
+            if "device" in options and options["device"] != arg:
+                raise BackendError(
+                    f"backend '{name}' names device '{arg}' but options also say device="
+                    f"'{options['device']}'; give the device once"
+                )
+            options["device"] = arg
+            return _PREFIX_REGISTRY[prefix], options
+    if name in _REGISTRY:
+        return _REGISTRY[name], options
+    raise BackendError(
+        f"unknown backend '{name}'; choose one of: {', '.join(available_backends())}"
+    )
+
+
+def check_options(backend: str, options: Mapping[str, Any], allowed: Mapping[str, Any]) -> None:
+    """Reject option keys a backend does not know, naming the allowed ones."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise BackendError(
+            f"backend '{backend}' does not take option(s) {', '.join(map(repr, unknown))}; "
+            f"allowed options: {', '.join(sorted(allowed)) or '(none)'}"
+        )
+
+
+def _load_builtin_backends() -> None:
+    # Imported lazily so that importing the package does not pull in Aer or IBM Runtime.
+    from qiskit_unlearn.backends import builtin  # noqa: F401

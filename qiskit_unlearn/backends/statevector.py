@@ -1,0 +1,1 @@
+"""``statevector``: the exact, fast default backend (batched statevector + adjoint gradient)."""

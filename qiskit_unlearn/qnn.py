@@ -1,0 +1,99 @@
+"""``make_qnn``: one call from (circuit, observables, backend) to a ready ``EstimatorQNN``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qiskit.circuit import Parameter, QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info.operators.base_operator import BaseOperator
+from qiskit_machine_learning.neural_networks import EstimatorQNN
+
+from qiskit_unlearn.backends.base import BackendConfig, BackendError, resolve_backend
+
+
+def _as_sparse_pauli(observables: Sequence[BaseOperator | str] | BaseOperator | str,
+                     num_qubits: int) -> list[SparsePauliOp]:
+    if isinstance(observables, (BaseOperator, str)):
+        observables = [observables]
+    out = []
+    for i, obs in enumerate(observables):
+        op = SparsePauliOp(obs) if isinstance(obs, str) else SparsePauliOp.from_operator(obs) \
+            if not isinstance(obs, SparsePauliOp) else obs
+        if op.num_qubits != num_qubits:
+            raise BackendError(
+                f"observable {i} acts on {op.num_qubits} qubits but the circuit has {num_qubits}; "
+                "build observables for the circuit's qubit count (e.g. z_observables(n))"
+            )
+        out.append(op)
+    if not out:
+        raise BackendError("at least one observable is needed")
+    return out
+
+
+def make_qnn(
+    circuit: QuantumCircuit,
+    *,
+    input_params: Sequence[Parameter] | None = None,
+    weight_params: Sequence[Parameter] | None = None,
+    observables: Sequence[BaseOperator | str] | BaseOperator | str | None = None,
+    backend: str | BackendConfig | Mapping[str, Any] | None = "statevector",
+    input_gradients: bool = True,
+    **backend_options: Any,
+) -> EstimatorQNN:
+    """Build an ``EstimatorQNN`` wired to the chosen backend's estimator and gradient.
+
+    Args:
+        circuit: any parameterized ``QuantumCircuit`` (catalogue ansatz or your own).
+        input_params: parameters bound to data; ``None`` means no inputs.
+        weight_params: trainable parameters; ``None`` means every parameter that is not an input.
+        observables: one operator per QNN output; default ``Z`` on every qubit.
+        backend: ``"statevector"`` (exact, fast; default), ``"aer"``, ``"aer-noisy"``, ``"ibm"``,
+            ``"fake:<device>"``, a mapping ``{"name": ..., **options}`` or a :class:`BackendConfig`.
+        input_gradients: compute gradients with respect to inputs (needed whenever trainable
+            layers sit before the quantum layer in a ``TorchConnector`` model).
+        **backend_options: options of the backend (e.g. ``shots=1024``); unknown keys raise.
+
+    Returns:
+        An ``EstimatorQNN`` ready for ``TorchConnector``.
+    """
+    if not isinstance(circuit, QuantumCircuit):
+        raise BackendError(f"circuit must be a qiskit QuantumCircuit, not {type(circuit).__name__}")
+    input_params = list(input_params or [])
+    if weight_params is None:
+        inputs = set(input_params)
+        weight_params = [p for p in circuit.parameters if p not in inputs]
+    weight_params = list(weight_params)
+    declared = set(input_params) | set(weight_params)
+    missing = [p.name for p in circuit.parameters if p not in declared]
+    if missing:
+        raise BackendError(
+            f"circuit parameters {missing} are neither inputs nor weights; pass them in "
+            "input_params or weight_params"
+        )
+    extra = [p.name for p in declared if p not in set(circuit.parameters)]
+    if extra:
+        raise BackendError(f"parameters {sorted(extra)} are not in the circuit")
+    if set(input_params) & set(weight_params):
+        raise BackendError("a parameter cannot be both an input and a weight")
+    if observables is None:
+        n = circuit.num_qubits
+        observables = [SparsePauliOp.from_sparse_list([("Z", [q], 1.0)], n) for q in range(n)]
+    obs = _as_sparse_pauli(observables, circuit.num_qubits)
+
+    config = BackendConfig.coerce(backend, **backend_options)
+    factory, options = resolve_backend(config)
+    parts = factory(circuit, obs, options)
+    qnn = EstimatorQNN(
+        circuit=parts.circuit,
+        estimator=parts.estimator,
+        observables=parts.observables,
+        input_params=input_params,
+        weight_params=weight_params,
+        gradient=parts.gradient,
+        input_gradients=input_gradients,
+        default_precision=parts.default_precision,
+    )
+    qnn.backend_info = {"backend": config.name, **parts.info}  # type: ignore[attr-defined]
+    return qnn
