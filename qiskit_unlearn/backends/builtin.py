@@ -1,14 +1,10 @@
 """Import every built-in backend module so that it registers itself."""
 
-from qiskit_unlearn.backends import statevector  # noqa: F401
+import importlib
 
-try:  # modules written alongside; each registers its names on import
-    from qiskit_unlearn.backends import aer  # noqa: F401
-except ImportError as exc:  # pragma: no cover - only when the module is missing
-    if "qiskit_unlearn.backends.aer" not in str(exc):
-        raise
-try:
-    from qiskit_unlearn.backends import ibm  # noqa: F401
-except ImportError as exc:  # pragma: no cover
-    if "qiskit_unlearn.backends.ibm" not in str(exc):
-        raise
+for _name in ("statevector", "aer", "ibm"):
+    try:
+        importlib.import_module(f"qiskit_unlearn.backends.{_name}")
+    except ModuleNotFoundError as exc:  # TEMP while modules are written
+        if exc.name != f"qiskit_unlearn.backends.{_name}":
+            raise

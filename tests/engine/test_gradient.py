@@ -1,0 +1,108 @@
+"""The adjoint gradient agrees with Qiskit's ParamShiftEstimatorGradient (float64, 1e-8)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import random_circuit, random_observables
+from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.primitives import StatevectorEstimator
+from qiskit.quantum_info import SparsePauliOp
+from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
+from qiskit_machine_learning.neural_networks import EstimatorQNN
+
+from qiskit_unlearn.engine import AdjointEstimatorGradient, FastStatevectorEstimator
+
+
+def _reference(circuits, observables, values, parameters=None):
+    grad = ParamShiftEstimatorGradient(StatevectorEstimator())
+    return list(grad.run(circuits, observables, values, parameters=parameters).result().gradients)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_circuits_match_parameter_shift(seed):
+    n = 2 + seed % 3
+    qc = random_circuit(n, depth=25, seed=100 + seed)
+    obs = random_observables(n, 2, seed)
+    values = np.random.default_rng(seed).uniform(-np.pi, np.pi, (3, qc.num_parameters))
+    circuits = [qc] * 6
+    observables = [o for o in obs for _ in range(3)]
+    tiled = np.tile(values, (2, 1))
+    ours = AdjointEstimatorGradient().run(circuits, observables, tiled).result()
+    np.testing.assert_allclose(np.asarray(ours.gradients), np.asarray(_reference(circuits, observables, tiled)),
+                               atol=1e-8, rtol=0)
+    assert ours.metadata[0]["parameters"] == list(qc.parameters)
+
+
+def test_parameter_subsets_follow_the_requested_order():
+    qc = random_circuit(3, depth=20, seed=5)
+    params = list(qc.parameters)
+    subset = [params[2], params[0]]
+    values = np.random.default_rng(1).uniform(-1, 1, (2, len(params)))
+    obs = [SparsePauliOp("ZZI")] * 2
+    ours = AdjointEstimatorGradient().run([qc, qc], obs, values, parameters=[subset, None]).result()
+    ref = _reference([qc, qc], obs, values, parameters=[subset, None])
+    np.testing.assert_allclose(ours.gradients[0], ref[0], atol=1e-8)
+    np.testing.assert_allclose(ours.gradients[1], ref[1], atol=1e-8)
+    assert ours.metadata[0]["parameters"] == subset
+
+
+def _angle_encoded(n: int, layers: int) -> tuple[QuantumCircuit, ParameterVector, ParameterVector]:
+    x = ParameterVector("x", n)
+    w = ParameterVector("w", 3 * n * layers)
+    qc = QuantumCircuit(n)
+    for i in range(n):  # the same input parameter three times: repeated parameters
+        qc.rx(x[i], i)
+        qc.ry(x[i], i)
+        qc.rz(x[i], i)
+    k = 0
+    for _ in range(layers):
+        for i in range(n):
+            qc.rx(w[k], i)
+            qc.ry(w[k + 1], i)
+            qc.rz(w[k + 2], i)
+            k += 3
+        for i in range(n):
+            qc.cz(i, (i + 1) % n)
+    return qc, x, w
+
+
+@pytest.mark.parametrize("input_gradients", [True, False])
+def test_estimator_qnn_backward_matches_reference(input_gradients):
+    qc, x, w = _angle_encoded(3, 2)
+    obs = [SparsePauliOp.from_sparse_list([("Z", [i], 1.0)], 3) for i in range(3)]
+    kwargs = dict(circuit=qc, observables=obs, input_params=list(x), weight_params=list(w),
+                  input_gradients=input_gradients, default_precision=0.0)
+    ref = EstimatorQNN(estimator=StatevectorEstimator(), **kwargs)
+    est = FastStatevectorEstimator()
+    ours = EstimatorQNN(estimator=est, gradient=AdjointEstimatorGradient(est), **kwargs)
+    rng = np.random.default_rng(0)
+    inputs, weights = rng.uniform(-np.pi, np.pi, (5, 3)), rng.uniform(-np.pi, np.pi, len(w))
+    np.testing.assert_allclose(ours.forward(inputs, weights), ref.forward(inputs, weights),
+                               atol=1e-10)
+    (gi_o, gw_o), (gi_r, gw_r) = ours.backward(inputs, weights), ref.backward(inputs, weights)
+    np.testing.assert_allclose(gw_o, gw_r, atol=1e-8)
+    if input_gradients:
+        np.testing.assert_allclose(gi_o, gi_r, atol=1e-8)
+    else:
+        assert gi_o is None and gi_r is None
+
+
+def test_duplicate_rows_and_one_call_per_backward():
+    qc, x, w = _angle_encoded(2, 1)
+    grad = AdjointEstimatorGradient()
+    values = np.random.default_rng(2).uniform(-1, 1, (1, qc.num_parameters)).repeat(4, axis=0)
+    res = grad.run([qc] * 4, [SparsePauliOp("ZI")] * 4, values).result()
+    assert grad.num_calls == 1 and grad.num_rows == 1
+    np.testing.assert_allclose(res.gradients[0], res.gradients[3])
+
+
+def test_mismatched_arguments_raise():
+    qc, _, _ = _angle_encoded(2, 1)
+    grad = AdjointEstimatorGradient()
+    with pytest.raises(ValueError, match="number of circuits"):
+        grad.run([qc, qc], [SparsePauliOp("ZI")], np.zeros((2, qc.num_parameters)))
+    with pytest.raises(ValueError, match="number of values"):
+        grad.run([qc], [SparsePauliOp("ZI")], np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="number of qubits"):
+        grad.run([qc], [SparsePauliOp("Z")], np.zeros((1, qc.num_parameters)))
