@@ -1,0 +1,5 @@
+"""Fast estimator gradients: batched parameter shift, one primitive job per backward pass."""
+
+from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
+
+__all__ = ["BatchedParamShiftEstimatorGradient"]
