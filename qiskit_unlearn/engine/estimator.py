@@ -133,7 +133,7 @@ class FastStatevectorEstimator(BaseEstimatorV2):
         if state_key not in states:
             states[state_key] = program.states(flat)
         psi = states[state_key]
-        evs_all = table.expectations(psi).numpy()  # (bindings, distinct observables)
+        evs_all = table.expectations(psi)  # (bindings, distinct observables)
         bind_index = np.arange(flat.shape[0]).reshape(pshape)
         b_idx, o_idx = np.broadcast_arrays(bind_index, obs_index)
         evs = evs_all[b_idx, o_idx]

@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from qiskit.quantum_info import SparsePauliOp
-
-DTYPE = torch.complex128
 
 
 class PauliTable:
@@ -43,27 +40,25 @@ class PauliTable:
                 f = op.coeffs[t] * phases[t] * (1j**y_count) * sign
                 tables.setdefault(mask, np.zeros((dim, self.num_observables), complex))[:, o] += f
         self.masks = sorted(tables)
-        self.perms = [torch.from_numpy(k ^ m) for m in self.masks]
-        self.tables = [torch.from_numpy(tables[m]) for m in self.masks]
+        self.perms = [k ^ m for m in self.masks]
+        self.tables = [tables[m] for m in self.masks]
+        self.tables_t = [np.ascontiguousarray(t.T) for t in self.tables]
         self.diagonal_only = self.masks == [0]
 
-    def expectations(self, psi: torch.Tensor) -> torch.Tensor:
-        """``⟨ψ|O_o|ψ⟩`` for states ``(S, N)``: real tensor ``(S, O)``."""
-        out = None
+    def expectations(self, psi: np.ndarray) -> np.ndarray:
+        """``⟨ψ|O_o|ψ⟩`` for states ``(S, N)``: real array ``(S, O)``."""
+        out = np.zeros((psi.shape[0], self.num_observables))
         for m, perm, table in zip(self.masks, self.perms, self.tables):
             if m == 0:
-                prod = (psi.real**2 + psi.imag**2).to(DTYPE)
+                out += (psi.real**2 + psi.imag**2) @ table.real
             else:
-                prod = psi.conj() * psi.index_select(-1, perm)
-            term = prod @ table
-            out = term if out is None else out + term
-        return out.real
+                out += ((np.conj(psi) * psi[:, perm]) @ table).real
+        return out
 
-    def apply(self, psi: torch.Tensor) -> torch.Tensor:
-        """``O_o|ψ⟩`` for states ``(S, N)``: tensor ``(S, O, N)``."""
-        out = None
-        for m, perm, table in zip(self.masks, self.perms, self.tables):
-            src = psi if m == 0 else psi.index_select(-1, perm)
-            term = src[:, None, :] * table.T[None, :, :]
-            out = term if out is None else out + term
+    def apply(self, psi: np.ndarray) -> np.ndarray:
+        """``O_o|ψ⟩`` for states ``(S, N)``: array ``(S, O, N)``."""
+        out = np.zeros((psi.shape[0], self.num_observables, psi.shape[1]), dtype=complex)
+        for m, perm, table_t in zip(self.masks, self.perms, self.tables_t):
+            src = psi if m == 0 else psi[:, perm]
+            out += src[:, None, :] * table_t[None, :, :]
         return out

@@ -1,0 +1,296 @@
+"""``ibm`` and ``fake:<device>``: IBM Runtime ``EstimatorV2`` on ISA circuits transpiled once.
+
+Both backends share everything after "which device": the circuit is transpiled ONCE with a preset
+pass manager (not on every backward pass), observables are mapped through its layout, and the
+batched parameter-shift gradient sends each backward pass as one job. ``fake:<device>`` runs the
+same code in IBM Runtime local testing mode (Aer with the device's noise model, shot-based), so
+tests exercise the ``ibm`` path without network or credentials.
+
+Credentials come only from the user's saved account (``~/.qiskit/qiskit-ibm.json``) or the
+``QISKIT_IBM_TOKEN`` / ``QISKIT_IBM_INSTANCE`` / ``QISKIT_IBM_CHANNEL`` environment variables,
+which ``QiskitRuntimeService()`` reads itself; this module never sees, prints or stores a token.
+
+``mode="batch"``/``"session"`` open a ``Batch``/``Session`` that stays open until closed: call
+:func:`close_execution_mode` (or ``qnn.estimator.mode.close()``) when training is done.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qiskit.circuit import QuantumCircuit
+from qiskit.providers import BackendV2
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
+
+from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
+from qiskit_unlearn.backends.noise import (
+    DEFAULT_PRECISION,
+    check_int,
+    check_seed,
+    fake_backend,
+    shot_precision,
+    shots_for_precision,
+)
+from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
+
+_RUNTIME_OPTIONS = ("shots", "precision", "seed", "optimization_level", "mode",
+                    "resilience_level", "options")
+IBM_OPTIONS: tuple[str, ...] = (*_RUNTIME_OPTIONS, "device", "instance", "channel")
+FAKE_OPTIONS: tuple[str, ...] = (*_RUNTIME_OPTIONS, "device")
+MODES = ("job", "batch", "session")
+CHANNELS = ("ibm_quantum_platform", "ibm_cloud")
+DEFAULT_OPTIMIZATION_LEVEL = 2
+
+_NO_ACCOUNT = (
+    "backend 'ibm' found no saved IBM Quantum account. Save one once with "
+    "QiskitRuntimeService.save_account(channel='ibm_quantum_platform', token='<API key>', "
+    "instance='<CRN>') or set QISKIT_IBM_TOKEN (and QISKIT_IBM_INSTANCE) in the environment; "
+    "to test offline use backend='fake:<device>' (e.g. 'fake:manila')"
+)
+
+
+# --- ISA helpers (shared with aer-noisy's device noise) --------------------------------------
+
+def check_fits(circuit: QuantumCircuit, backend: BackendV2) -> None:
+    """Raise if ``circuit`` needs more qubits than ``backend`` has."""
+    if circuit.num_qubits > backend.num_qubits:
+        raise BackendError(
+            f"the circuit needs {circuit.num_qubits} qubits but device '{backend.name}' has "
+            f"{backend.num_qubits}; choose a larger device or a circuit with fewer qubits"
+        )
+
+
+def to_isa(
+    circuit: QuantumCircuit,
+    observables: Sequence[SparsePauliOp],
+    backend: BackendV2,
+    *,
+    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
+    seed: int | None = None,
+) -> tuple[QuantumCircuit, list[SparsePauliOp]]:
+    """Transpile to ``backend``'s ISA once and map observables through the layout.
+
+    The transpiler seed defaults to 0 so that the layout (and hence the run) is reproducible.
+    """
+    check_fits(circuit, backend)
+    manager = generate_preset_pass_manager(
+        backend=backend, optimization_level=optimization_level,
+        seed_transpiler=0 if seed is None else seed,
+    )
+    isa = manager.run(circuit)
+    lost = sorted(p.name for p in set(circuit.parameters) - set(isa.parameters))
+    if lost:
+        raise BackendError(
+            f"transpiling at optimization_level={optimization_level} removed parameters {lost}; "
+            "use a lower optimization_level or check that those gates are not identities"
+        )
+    return isa, [obs.apply_layout(isa.layout) for obs in observables]
+
+
+def layout_info(isa: QuantumCircuit, backend: BackendV2) -> dict[str, Any]:
+    """Device facts for run manifests: name, width and where the virtual qubits went."""
+    info: dict[str, Any] = {"device": backend.name, "num_physical_qubits": backend.num_qubits}
+    if isa.layout is not None:
+        info["layout"] = isa.layout.initial_index_layout(filter_ancillas=True)
+        info["final_layout"] = isa.layout.final_index_layout(filter_ancillas=True)
+    return info
+
+
+# --- option parsing ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _RuntimeSettings:
+    precision: float
+    seed: int | None
+    optimization_level: int
+    mode: str
+    resilience_level: int | None
+    estimator_options: dict[str, Any]
+
+
+def _settings(backend: str, options: Mapping[str, Any], *, local: bool) -> _RuntimeSettings:
+    """Validate every option before anything touches the network."""
+    seed = check_seed(options)
+    if local and seed == 0:
+        raise BackendError(
+            "IBM Runtime local testing mode ignores seed=0 (it treats 0 as 'no seed'); "
+            "use a positive seed"
+        )
+    precision = shot_precision(backend, options) or DEFAULT_PRECISION
+    level = check_int("optimization_level",
+                      options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL), low=0, high=3)
+    mode = options.get("mode", "job")
+    if mode not in MODES:
+        raise BackendError(f"option 'mode' must be one of {', '.join(MODES)}, got {mode!r}")
+    resilience = options.get("resilience_level")
+    if resilience is not None:
+        resilience = check_int("resilience_level", resilience, low=0, high=2)
+    user = options.get("options") or {}
+    if not isinstance(user, Mapping):
+        raise BackendError(
+            "option 'options' must be a dict of EstimatorV2 options, e.g. "
+            f"{{'dynamical_decoupling': {{'enable': True}}}}; got {type(user).__name__}"
+        )
+    for key in ("default_shots", "default_precision"):
+        if key in user:
+            raise BackendError(f"set shots/precision with the backend's 'shots' or 'precision' "
+                               f"option, not options['{key}']")
+    est = copy.deepcopy(dict(user))
+    _merge(est, ("default_precision",), precision)
+    if resilience is not None:
+        _merge(est, ("resilience_level",), resilience)
+    if seed is not None:
+        _merge(est, ("simulator", "seed_simulator") if local else ("seed_estimator",), seed)
+    return _RuntimeSettings(precision, seed, level, mode, est.get("resilience_level"), est)
+
+
+def _merge(options: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Set ``options[path] = value`` unless the user's ``options`` already say otherwise."""
+    *parents, leaf = path
+    node = options
+    for key in parents:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise BackendError(f"options['{key}'] must be a dict")
+    if leaf in node and node[leaf] != value:
+        raise BackendError(
+            f"options['{'.'.join(path)}']={node[leaf]!r} conflicts with the backend option "
+            f"that sets it to {value!r}; give it once"
+        )
+    node[leaf] = value
+
+
+# --- parts ------------------------------------------------------------------------------------
+
+def _open_mode(mode: str, backend: BackendV2) -> Any:
+    if mode == "job":
+        return backend
+    from qiskit_ibm_runtime import Batch, Session
+
+    try:
+        return (Batch if mode == "batch" else Session)(backend=backend)
+    except Exception as exc:
+        raise BackendError(
+            f"could not open a {mode} on '{backend.name}' ({type(exc).__name__}: {exc}); "
+            "Open-plan accounts cannot run sessions: use mode='batch' or mode='job'"
+        ) from exc
+
+
+def _runtime_parts(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
+                   backend: BackendV2, settings: _RuntimeSettings, *, local: bool) -> QNNParts:
+    from qiskit_ibm_runtime import EstimatorV2
+
+    isa, isa_observables = to_isa(circuit, observables, backend,
+                                  optimization_level=settings.optimization_level,
+                                  seed=settings.seed)
+    mode = _open_mode(settings.mode, backend)
+    try:
+        estimator = EstimatorV2(mode=mode, options=copy.deepcopy(settings.estimator_options))
+    except (ValueError, TypeError) as exc:
+        if settings.mode != "job":
+            mode.close()
+        raise BackendError(
+            f"invalid IBM Runtime EstimatorV2 options {settings.estimator_options} (see "
+            f"qiskit_ibm_runtime.options.EstimatorOptions): {exc}"
+        ) from exc
+    info = {
+        **layout_info(isa, backend),
+        "mode": settings.mode,
+        "shots": shots_for_precision(settings.precision),
+        "precision": settings.precision,
+        "optimization_level": settings.optimization_level,
+        "resilience_level": settings.resilience_level,
+        "seed": settings.seed,
+        "local_testing_mode": local,
+    }
+    if local:
+        info["noise"] = f"device noise model of {backend.name} (Aer, shot-based)"
+    return QNNParts(
+        estimator=estimator,
+        gradient=BatchedParamShiftEstimatorGradient(estimator, precision=settings.precision),
+        circuit=isa,
+        observables=isa_observables,
+        default_precision=settings.precision,
+        info=info,
+    )
+
+
+def close_execution_mode(qnn_or_estimator: Any) -> None:
+    """Close the ``Batch``/``Session`` an ``ibm`` QNN runs in; a no-op in job mode."""
+    estimator = getattr(qnn_or_estimator, "estimator", qnn_or_estimator)
+    mode = getattr(estimator, "mode", None)
+    close = getattr(mode, "close", None)
+    if callable(close):
+        close()
+
+
+# --- IBM Quantum ------------------------------------------------------------------------------
+
+def _service(channel: str | None, instance: str | None) -> Any:
+    """``QiskitRuntimeService`` from the saved account or environment, never from arguments."""
+    import qiskit_ibm_runtime
+    from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError
+
+    try:
+        return qiskit_ibm_runtime.QiskitRuntimeService(channel=channel, instance=instance)
+    except (AccountNotFoundError, InvalidAccountError):
+        raise BackendError(_NO_ACCOUNT) from None
+    except Exception as exc:
+        raise BackendError(
+            f"could not open IBM Quantum with the saved account ({type(exc).__name__}); check "
+            "the network, the instance CRN and that the saved API key is still valid"
+        ) from exc
+
+
+def _device(service: Any, name: str | None, num_qubits: int) -> BackendV2:
+    from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+    try:
+        if name is None:
+            return service.least_busy(operational=True, simulator=False, min_num_qubits=num_qubits)
+        return service.backend(name)
+    except QiskitBackendNotFoundError:
+        if name is None:
+            raise BackendError(
+                f"no operational IBM Quantum device with at least {num_qubits} qubits is "
+                "available to this account; name one with device='ibm_...'"
+            ) from None
+        try:
+            known = ", ".join(sorted(b.name for b in service.backends()))
+        except Exception:  # listing is only a hint; the error below is what matters
+            known = "(could not list devices)"
+        raise BackendError(f"unknown IBM Quantum device '{name}'; this account has: {known}") \
+            from None
+
+
+@register_backend("ibm")
+def ibm_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
+                options: dict[str, Any]) -> QNNParts:
+    """IBM Quantum hardware: named ``device`` or the least busy one that fits the circuit."""
+    check_options("ibm", options, dict.fromkeys(IBM_OPTIONS))
+    settings = _settings("ibm", options, local=False)
+    channel = options.get("channel")
+    if channel is not None and channel not in CHANNELS:
+        raise BackendError(f"option 'channel' must be one of {', '.join(CHANNELS)}, "
+                           f"got {channel!r}")
+    for key in ("device", "instance"):
+        if options.get(key) is not None and not isinstance(options[key], str):
+            raise BackendError(f"option '{key}' must be a string, got {options[key]!r}")
+    service = _service(channel, options.get("instance"))
+    backend = _device(service, options.get("device"), circuit.num_qubits)
+    return _runtime_parts(circuit, observables, backend, settings, local=False)
+
+
+@register_backend("fake", prefix=True)
+def fake_device_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
+                        options: dict[str, Any]) -> QNNParts:
+    """IBM Runtime local testing mode on a fake device (``fake:manila``): no network, noisy."""
+    name = f"fake:{options.get('device')}"
+    check_options(name, options, dict.fromkeys(FAKE_OPTIONS))
+    settings = _settings(name, options, local=True)
+    backend = fake_backend(options["device"])
+    return _runtime_parts(circuit, observables, backend, settings, local=True)
