@@ -29,11 +29,12 @@ from qiskit_unlearn.engine.estimator import (
 
 def _unique_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows in order of first appearance (so they match the forward pass's batch)."""
-    _, first, inverse = np.unique(values, axis=0, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return values[first[order]], rank[inverse.reshape(-1)]
+    values = np.ascontiguousarray(values)
+    seen: dict[bytes, int] = {}
+    index = np.fromiter((seen.setdefault(row.tobytes(), len(seen)) for row in values),
+                        dtype=np.int64, count=len(values))
+    first = np.unique(index, return_index=True)[1]
+    return values[first], index
 
 
 class AdjointEstimatorGradient(BaseEstimatorGradient):

@@ -57,8 +57,9 @@ class PauliTable:
 
     def apply(self, psi: np.ndarray) -> np.ndarray:
         """``O_o|ψ⟩`` for states ``(S, N)``: array ``(S, O, N)``."""
-        out = np.zeros((psi.shape[0], self.num_observables, psi.shape[1]), dtype=complex)
+        out = None
         for m, perm, table_t in zip(self.masks, self.perms, self.tables_t):
             src = psi if m == 0 else psi[:, perm]
-            out += src[:, None, :] * table_t[None, :, :]
+            term = src[:, None, :] * table_t[None, :, :]
+            out = term if out is None else np.add(out, term, out=out)
         return out

@@ -45,38 +45,69 @@ class _Bound:
     angles: list[int] | None = None
 
 
-def _bind_block(op: Block1Q, angles: np.ndarray) -> _Bound:
-    idx = [rest[1] for kind, *rest in op.items if kind == "param"]
-    rows = angles.shape[0] if _rows_vary(angles[:, idx]) else 1
-    mats = [
-        rest[0][None] if kind == "fixed" else rest[0].matrices(angles[:rows, rest[1]])
-        for kind, *rest in op.items
-    ]
+def _block_signature(op: Block1Q) -> tuple:
+    return tuple(("fixed", item[1].tobytes()) if item[0] == "fixed" else ("param", item[1].name)
+                 for item in op.items)
+
+
+def block_groups(compiled: CompiledCircuit) -> list[list[int]]:
+    """Indices of single-qubit blocks with the same gate sequence, bound together."""
+    groups: dict[tuple, list[int]] = {}
+    for i, op in enumerate(compiled.ops):
+        if isinstance(op, Block1Q):
+            groups.setdefault(_block_signature(op), []).append(i)
+    return list(groups.values())
+
+
+def _bind_blocks(ops: list[Block1Q], angles: np.ndarray) -> list[_Bound]:
+    """Bind blocks sharing one gate sequence, vectorized over blocks: ``(S, blocks, 2, 2)``."""
+    template = ops[0].items
+    mats = []
+    for pos, (kind, *rest) in enumerate(template):
+        if kind == "fixed":
+            mats.append(rest[0][None, None])
+        else:
+            cols = angles[:, [op.items[pos][2] for op in ops]]
+            mats.append(rest[0].matrices(cols))
     unitary = mats[0]
     for m in mats[1:]:
         unitary = m @ unitary
     # generators transported to the block's end: S_k H_k S_k^† with S_k = G_m ... G_{k+1}
-    gens, gen_angles = [], []
+    gens, positions = [], []
     suffix = None
-    for (kind, *rest), m in zip(reversed(op.items), reversed(mats)):
+    for pos in range(len(template) - 1, -1, -1):
+        kind, *rest = template[pos]
         if kind == "param":
             h = rest[0].h
-            moved = h if suffix is None else suffix @ h @ np.conj(np.swapaxes(suffix, -1, -2))
-            gens.append(np.broadcast_to(moved, (rows, 2, 2)))
-            gen_angles.append(rest[1])
-        suffix = m if suffix is None else suffix @ m
-    u = np.array(np.broadcast_to(unitary, (rows, 2, 2)))
-    g = np.conj(np.stack(gens[::-1], axis=1)) if gens else None
-    return _Bound(op, "1q", u, np.ascontiguousarray(np.conj(np.swapaxes(u, -1, -2))), g,
-                  gen_angles[::-1])
-
-
-def _bind(compiled: CompiledCircuit, angles: np.ndarray) -> list[_Bound]:
+            gens.append(h if suffix is None else
+                        suffix @ h @ np.conj(np.swapaxes(suffix, -1, -2)))
+            positions.append(pos)
+        suffix = mats[pos] if suffix is None else suffix @ mats[pos]
+    gens, positions = gens[::-1], positions[::-1]
+    shape = (angles.shape[0], len(ops), 2, 2)
+    unitary = np.broadcast_to(unitary, shape)
+    gens = [np.broadcast_to(g, shape) for g in gens]
     bound = []
-    for op in compiled.ops:
+    for j, op in enumerate(ops):
+        idx = [op.items[pos][2] for pos in positions]
+        rows = slice(None) if _rows_vary(angles[:, idx]) else slice(0, 1)
+        u = np.ascontiguousarray(unitary[rows, j])
+        g = np.conj(np.stack([gm[rows, j] for gm in gens], axis=1)) if gens else None
+        bound.append(_Bound(op, "1q", u, np.ascontiguousarray(np.conj(np.swapaxes(u, -1, -2))),
+                            g, idx))
+    return bound
+
+
+def _bind(compiled: CompiledCircuit, angles: np.ndarray, groups: list[list[int]]
+          ) -> list[_Bound]:
+    bound: list[_Bound | None] = [None] * len(compiled.ops)
+    for group in groups:
+        for i, b in zip(group, _bind_blocks([compiled.ops[i] for i in group], angles)):
+            bound[i] = b
+    for i, op in enumerate(compiled.ops):
         if isinstance(op, Block1Q):
-            bound.append(_bind_block(op, angles))
-        elif isinstance(op, DiagRun):
+            continue
+        if isinstance(op, DiagRun):
             phase = np.ones((1, 1 << compiled.num_qubits), complex)
             if op.angles:
                 cols = angles[:, op.angles]
@@ -86,12 +117,12 @@ def _bind(compiled: CompiledCircuit, angles: np.ndarray) -> list[_Bound]:
             if op.fixed_phase is not None:
                 phase = phase * op.fixed_phase
             h = np.ascontiguousarray(op.hdiag.T) if op.angles else None
-            bound.append(_Bound(op, "diag", phase[:, None, :], np.conj(phase)[:, None, :], h,
-                                op.angles))
+            bound[i] = _Bound(op, "diag", phase[:, None, :], np.conj(phase)[:, None, :], h,
+                              op.angles)
         elif isinstance(op, Monomial):
             inv_perm = np.argsort(op.perm)
-            bound.append(_Bound(op, "mono", (op.perm, op.phase),
-                                (inv_perm, np.conj(op.phase)[inv_perm])))
+            bound[i] = _Bound(op, "mono", (op.perm, op.phase),
+                              (inv_perm, np.conj(op.phase)[inv_perm]))
         else:
             assert isinstance(op, Generic)
             if op.gen is None:
@@ -101,7 +132,7 @@ def _bind(compiled: CompiledCircuit, angles: np.ndarray) -> list[_Bound]:
                 rows = angles.shape[0] if _rows_vary(cols) else 1
                 m = op.gen.matrices(cols[:rows])
                 gens, ang = np.conj(op.gen.h), [op.angle]
-            bound.append(_Bound(op, "generic", m, np.conj(np.swapaxes(m, -1, -2)), gens, ang))
+            bound[i] = _Bound(op, "generic", m, np.conj(np.swapaxes(m, -1, -2)), gens, ang)
     return bound
 
 
@@ -136,7 +167,7 @@ def _apply(b: _Bound, x: np.ndarray, n: int, inverse: bool = False) -> np.ndarra
     """Apply (or undo) a bound op; 1q blocks and diagonals work in place."""
     m = b.inv if inverse else b.mat
     if b.kind == "1q":
-        kernels.apply_1q(x, m, b.op.qubit)
+        kernels.apply_1q(x, np.broadcast_to(m, (x.shape[0], 2, 2)), b.op.qubit)
         return x
     if b.kind == "diag":
         x *= m
@@ -154,7 +185,8 @@ def _sweep_step(b: _Bound, psi: np.ndarray, lam: np.ndarray, n: int, undo: bool
     grads = None
     if b.kind == "1q" and b.angles:
         cross = np.empty((s, o, 2, 2), dtype=complex)
-        kernels.cross_and_undo_1q(psi[:, 0, :], lam, b.inv, b.op.qubit, cross, undo)
+        uinv = np.broadcast_to(b.inv, (s, 2, 2))
+        kernels.cross_and_undo_1q(psi[:, 0, :], lam, uinv, b.op.qubit, cross, undo)
         gens = np.broadcast_to(b.gens, (s, *b.gens.shape[1:]))
         # 2 Im Tr(H C) = -2 Im Tr(conj(H) conj(C)); gens and cross are both conjugated
         grads = -2.0 * np.einsum("skji,soij->sok", gens, cross).imag
@@ -180,6 +212,7 @@ class StatevectorProgram:
     def __init__(self, circuit: QuantumCircuit):
         self.circuit = circuit
         self.compiled = compile_circuit(circuit)
+        self.groups = block_groups(self.compiled)
         self.num_qubits = circuit.num_qubits
         # The last forward pass, kept because EstimatorQNN's backward pass re-evaluates exactly
         # the rows its forward pass just simulated.
@@ -202,7 +235,7 @@ class StatevectorProgram:
 
     def _simulate(self, values: np.ndarray) -> tuple[list[_Bound], np.ndarray]:
         angles, _ = self.compiled.angles.evaluate(values)
-        bound = _bind(self.compiled, angles)
+        bound = _bind(self.compiled, angles, self.groups)
         psi = np.zeros((len(values), 1, 1 << self.num_qubits), dtype=complex)
         psi[:, 0, 0] = 1.0
         for b in bound:
