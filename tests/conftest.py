@@ -36,7 +36,8 @@ def random_circuit(num_qubits: int, depth: int, seed: int, num_params: int = 4
 
     for _ in range(depth):
         q = int(rng.integers(num_qubits))
-        pair = [int(v) for v in rng.choice(num_qubits, 2, replace=False)] if num_qubits > 1 else None
+        pair = ([int(v) for v in rng.choice(num_qubits, 2, replace=False)]
+                if num_qubits > 1 else None)
         choice = rng.integers(6 if pair else 2)
         if choice == 0:
             getattr(qc, str(rng.choice(ONE_Q_PARAM)))(angle(), q)

@@ -35,7 +35,8 @@ class BackendConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def coerce(cls, spec: str | BackendConfig | Mapping[str, Any] | None, **options: Any) -> BackendConfig:
+    def coerce(cls, spec: str | BackendConfig | Mapping[str, Any] | None,
+               **options: Any) -> BackendConfig:
         """Build a config from a name, a mapping ``{"name": ..., **options}`` or a config."""
         if spec is None:
             spec = "statevector"
@@ -75,7 +76,8 @@ _REGISTRY: dict[str, BackendFactory] = {}
 _PREFIX_REGISTRY: dict[str, BackendFactory] = {}
 
 
-def register_backend(name: str, *, prefix: bool = False) -> Callable[[BackendFactory], BackendFactory]:
+def register_backend(name: str, *, prefix: bool = False
+                     ) -> Callable[[BackendFactory], BackendFactory]:
     """Register a backend factory under ``name`` (or for every ``name:<arg>`` if ``prefix``).
 
     A prefix factory receives the text after the colon as ``options["device"]``.
@@ -103,7 +105,8 @@ def resolve_backend(config: BackendConfig) -> tuple[BackendFactory, dict[str, An
         prefix, _, arg = name.partition(":")
         if prefix in _PREFIX_REGISTRY:
             if not arg:
-                raise BackendError(f"backend '{name}' needs a device after the colon, e.g. 'fake:manila'")
+                raise BackendError(
+                    f"backend '{name}' needs a device after the colon, e.g. 'fake:manila'")
             if "device" in options and options["device"] != arg:
                 raise BackendError(
                     f"backend '{name}' names device '{arg}' but options also say device="

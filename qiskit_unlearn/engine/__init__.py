@@ -1,4 +1,4 @@
-"""Exact batched statevector engine: an ``EstimatorV2`` and an adjoint gradient for ``EstimatorQNN``."""
+"""Exact batched statevector engine: an ``EstimatorV2`` and an adjoint gradient for QNNs."""
 
 from qiskit_unlearn.engine.compiler import CircuitNotSupportedError, compile_circuit
 from qiskit_unlearn.engine.estimator import FastStatevectorEstimator

@@ -34,7 +34,10 @@ class CircuitNotSupportedError(ValueError):
 
 @dataclass
 class Block1Q:
-    """A fused run of single-qubit gates: ``items`` are ``("fixed", 2x2)`` or ``("param", gen, a)``."""
+    """A fused run of single-qubit gates.
+
+    ``items`` are ``("fixed", 2x2 matrix)`` or ``("param", generator, angle index)``.
+    """
 
     qubit: int
     items: list = field(default_factory=list)
@@ -160,7 +163,7 @@ def _angle_model(exprs: list, params: list) -> AngleModel:
         fn = sympy.lambdify(symbols, sexpr, modules="numpy", dummify=True)
         dfns = [
             (pi, sympy.lambdify(symbols, sympy.diff(sexpr, s), modules="numpy", dummify=True))
-            for s, pi in zip(symbols, pidx)
+            for s, pi in zip(symbols, pidx, strict=False)
         ]
         nonlinear.append((a, fn, dfns, pidx))
     return AngleModel(offset, linear, nonlinear)
@@ -179,7 +182,7 @@ def _check_supported(circuit: QuantumCircuit) -> None:
 
 
 def compile_circuit(circuit: QuantumCircuit) -> CompiledCircuit:
-    """Compile ``circuit`` for batched exact simulation (parameters in ``circuit.parameters`` order)."""
+    """Compile ``circuit`` for batched simulation (parameters in ``circuit.parameters`` order)."""
     _check_supported(circuit)
     params = list(circuit.parameters)
     needs_translation = any(

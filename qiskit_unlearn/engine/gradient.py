@@ -92,7 +92,7 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
                     f"The number of values ({values.shape[1]}) does not match "
                     f"the number of parameters ({circuit.num_parameters}) for the {i}-th circuit."
                 )
-        for i, (circuit, obs) in enumerate(zip(circuits, observables)):
+        for i, (circuit, obs) in enumerate(zip(circuits, observables, strict=False)):
             if circuit.num_qubits != obs.num_qubits:
                 raise ValueError(
                     f"The number of qubits of the {i}-th circuit ({circuit.num_qubits}) does "

@@ -48,7 +48,7 @@ class PauliTable:
     def expectations(self, psi: np.ndarray) -> np.ndarray:
         """``⟨ψ|O_o|ψ⟩`` for states ``(S, N)``: real array ``(S, O)``."""
         out = np.zeros((psi.shape[0], self.num_observables))
-        for m, perm, table in zip(self.masks, self.perms, self.tables):
+        for m, perm, table in zip(self.masks, self.perms, self.tables, strict=False):
             if m == 0:
                 out += (psi.real**2 + psi.imag**2) @ table.real
             else:
@@ -58,7 +58,7 @@ class PauliTable:
     def apply(self, psi: np.ndarray) -> np.ndarray:
         """``O_o|ψ⟩`` for states ``(S, N)``: array ``(S, O, N)``."""
         out = None
-        for m, perm, table_t in zip(self.masks, self.perms, self.tables_t):
+        for m, perm, table_t in zip(self.masks, self.perms, self.tables_t, strict=False):
             src = psi if m == 0 else psi[:, perm]
             term = src[:, None, :] * table_t[None, :, :]
             out = term if out is None else np.add(out, term, out=out)

@@ -102,7 +102,8 @@ def _bind(compiled: CompiledCircuit, angles: np.ndarray, groups: list[list[int]]
           ) -> list[_Bound]:
     bound: list[_Bound | None] = [None] * len(compiled.ops)
     for group in groups:
-        for i, b in zip(group, _bind_blocks([compiled.ops[i] for i in group], angles)):
+        blocks = _bind_blocks([compiled.ops[i] for i in group], angles)
+        for i, b in zip(group, blocks, strict=True):
             bound[i] = b
     for i, op in enumerate(compiled.ops):
         if isinstance(op, Block1Q):
@@ -143,7 +144,7 @@ def _generic_einsum(qubits: tuple[int, ...], n: int) -> tuple[str, str]:
     ins = [state[a] for a in axes]
     outs = [c.upper() for c in ins]
     new_state = state.copy()
-    for a, c in zip(axes, outs):
+    for a, c in zip(axes, outs, strict=False):
         new_state[a] = c
     # matrix index: the most significant local bit is the last qubit argument
     mat = "".join(reversed(outs)) + "".join(reversed(ins))

@@ -21,7 +21,7 @@ def test_values_match_reference_on_random_circuits(seed):
     pubs = [(qc, o, values) for o in obs]
     ref = StatevectorEstimator().run(pubs).result()
     fast = FastStatevectorEstimator().run(pubs).result()
-    for r, f in zip(ref, fast):
+    for r, f in zip(ref, fast, strict=False):
         assert f.data.evs.shape == r.data.evs.shape
         np.testing.assert_allclose(f.data.evs, r.data.evs, atol=1e-10, rtol=0)
 

@@ -11,6 +11,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
 from qiskit_machine_learning.neural_networks import EstimatorQNN
 
+from qiskit_unlearn.ansatz import CATALOGUE
 from qiskit_unlearn.engine import AdjointEstimatorGradient, FastStatevectorEstimator
 
 
@@ -29,7 +30,8 @@ def test_random_circuits_match_parameter_shift(seed):
     observables = [o for o in obs for _ in range(3)]
     tiled = np.tile(values, (2, 1))
     ours = AdjointEstimatorGradient().run(circuits, observables, tiled).result()
-    np.testing.assert_allclose(np.asarray(ours.gradients), np.asarray(_reference(circuits, observables, tiled)),
+    ref = np.asarray(_reference(circuits, observables, tiled))
+    np.testing.assert_allclose(np.asarray(ours.gradients), ref,
                                atol=1e-8, rtol=0)
     assert ours.metadata[0]["parameters"] == list(qc.parameters)
 
@@ -89,7 +91,7 @@ def test_estimator_qnn_backward_matches_reference(input_gradients):
 
 
 def test_duplicate_rows_and_one_call_per_backward():
-    qc, x, w = _angle_encoded(2, 1)
+    qc, _x, _w = _angle_encoded(2, 1)
     grad = AdjointEstimatorGradient()
     values = np.random.default_rng(2).uniform(-1, 1, (1, qc.num_parameters)).repeat(4, axis=0)
     res = grad.run([qc] * 4, [SparsePauliOp("ZI")] * 4, values).result()
@@ -106,3 +108,26 @@ def test_mismatched_arguments_raise():
         grad.run([qc], [SparsePauliOp("ZI")], np.zeros((1, 3)))
     with pytest.raises(ValueError, match="number of qubits"):
         grad.run([qc], [SparsePauliOp("Z")], np.zeros((1, qc.num_parameters)))
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_catalogue_ansatz_matches_reference(name):
+    from qiskit_unlearn.ansatz import build_reference, z_observables
+
+    ansatz = build_reference(name)
+    n = ansatz.num_qubits
+    obs = [*z_observables(n)[:2], SparsePauliOp("X" * n)]
+    rng = np.random.default_rng(len(name))
+    inputs = rng.uniform(-np.pi, np.pi, (2, ansatz.num_inputs))
+    weights = rng.uniform(-np.pi, np.pi, ansatz.num_weights)
+    kwargs = dict(circuit=ansatz.circuit, observables=obs, input_params=ansatz.input_params,
+                  weight_params=ansatz.weight_params, input_gradients=True,
+                  default_precision=0.0)
+    ref = EstimatorQNN(estimator=StatevectorEstimator(), **kwargs)
+    est = FastStatevectorEstimator()
+    ours = EstimatorQNN(estimator=est, gradient=AdjointEstimatorGradient(est), **kwargs)
+    np.testing.assert_allclose(ours.forward(inputs, weights), ref.forward(inputs, weights),
+                               atol=1e-10, rtol=0)
+    (gi_o, gw_o), (gi_r, gw_r) = ours.backward(inputs, weights), ref.backward(inputs, weights)
+    np.testing.assert_allclose(gi_o, gi_r, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(gw_o, gw_r, atol=1e-8, rtol=0)

@@ -1,0 +1,125 @@
+"""``qunlearn``: the command-line entry point.
+
+Subcommands register themselves in :data:`COMMANDS` (name → (help, add_arguments, run)) so
+new ones slot in without touching the dispatcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from qiskit_unlearn import __version__
+
+DEFAULT_CIRCUITS_DIR = Path("circuits")
+
+
+def _circuits_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    exp = sub.add_parser("export", help="write circuits/<name>.qasm for every catalogue entry",
+                         description="Write the reference ansatz instances as OpenQASM 3 files.")
+    exp.add_argument("--out", type=Path, default=DEFAULT_CIRCUITS_DIR,
+                     help="output directory (default: ./circuits)")
+    chk = sub.add_parser("check", help="fail if circuits/*.qasm differ from the builders",
+                         description="Compare the OpenQASM 3 files with a fresh export.")
+    chk.add_argument("--dir", type=Path, default=DEFAULT_CIRCUITS_DIR,
+                     help="directory holding the files (default: ./circuits)")
+    sub.add_parser("list", help="list the catalogue entries")
+
+
+def _circuits_run(args: argparse.Namespace) -> int:
+    from qiskit_unlearn.ansatz import CATALOGUE, check_catalogue, export_catalogue
+
+    if args.action == "export":
+        for path in export_catalogue(args.out):
+            print(f"wrote {path}")
+        return 0
+    if args.action == "check":
+        if not args.dir.is_dir():
+            print(f"error: {args.dir} is not a directory; run 'qunlearn circuits export' first",
+                  file=sys.stderr)
+            return 2
+        stale = check_catalogue(args.dir)
+        if stale:
+            print("out of date: " + ", ".join(stale) + "; run 'qunlearn circuits export'",
+                  file=sys.stderr)
+            return 1
+        print(f"{len(CATALOGUE)} circuits up to date in {args.dir}")
+        return 0
+    for name, entry in CATALOGUE.items():
+        print(f"{name:32s} {entry.get('description', '')}")
+    return 0
+
+
+def _backends_args(p: argparse.ArgumentParser) -> None:
+    del p
+
+
+def _backends_run(args: argparse.Namespace) -> int:
+    from qiskit_unlearn import available_backends
+
+    for name in available_backends():
+        print(name)
+    return 0
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    from qiskit_unlearn.bench import add_arguments
+
+    add_arguments(p)
+
+
+def _bench_run(args: argparse.Namespace) -> int:
+    from qiskit_unlearn.bench import run_from_args
+
+    return run_from_args(args)
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    from qiskit_unlearn.demo import add_arguments
+
+    add_arguments(p)
+
+
+def _demo_run(args: argparse.Namespace) -> int:
+    from qiskit_unlearn.demo import run_from_args
+
+    return run_from_args(args)
+
+
+Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+COMMANDS: dict[str, Command] = {
+    "demo": ("train the 4-qubit HQML hybrid on Iris (offline smoke test)", _demo_args, _demo_run),
+    "circuits": ("export, check or list the reference ansatz circuits (OpenQASM 3)",
+                 _circuits_args, _circuits_run),
+    "backends": ("list the backend names make_qnn accepts", _backends_args, _backends_run),
+    "bench": ("time a training step against qiskit-machine-learning's defaults",
+              _bench_args, _bench_run),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qunlearn",
+        description="Machine unlearning for hybrid quantum-classical neural networks.")
+    parser.add_argument("--version", action="version", version=f"qiskit-unlearn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_args, _) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][2](args)
+    except ValueError as exc:  # validation errors carry the fix in their message
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
