@@ -10,34 +10,20 @@ import argparse
 import time
 
 import numpy as np
-from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.circuit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_aer.primitives import EstimatorV2
 from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
 from qiskit_machine_learning.neural_networks import EstimatorQNN
 
+from qiskit_unlearn.ansatz import hqml_ansatz
 from qiskit_unlearn.gradients import BatchedParamShiftEstimatorGradient
 
 
 def build(num_qubits: int, layers: int) -> tuple[QuantumCircuit, list, list]:
-    """Angle encoding RX/RY/RZ(x), then RX/RY/RZ weight layers with a ring of CZ."""
-    x = ParameterVector("x", num_qubits)
-    w = ParameterVector("w", 3 * num_qubits * layers)
-    qc = QuantumCircuit(num_qubits)
-    for q in range(num_qubits):
-        qc.rx(x[q], q)
-        qc.ry(x[q], q)
-        qc.rz(x[q], q)
-    k = 0
-    for _ in range(layers):
-        for q in range(num_qubits):
-            qc.rx(w[k], q)
-            qc.ry(w[k + 1], q)
-            qc.rz(w[k + 2], q)
-            k += 3
-        for q in range(num_qubits):
-            qc.cz(q, (q + 1) % num_qubits)
-    return qc, list(x), list(w)
+    """The catalogue's HQML ansatz: RX/RY/RZ(x) encoding, RX/RY/RZ layers, CZ ring."""
+    ansatz = hqml_ansatz(num_qubits, reps=layers, entanglement="ring", entangler="cz")
+    return ansatz.circuit, ansatz.input_params, ansatz.weight_params
 
 
 def time_backward(gradient, qc, x, w, obs, inputs, weights, estimator) -> tuple[float, tuple]:

@@ -66,6 +66,23 @@ def random_observables(num_qubits: int, count: int, seed: int) -> list[SparsePau
     return out
 
 
+def small_qnn_circuit(num_qubits: int = 2
+                      ) -> tuple[QuantumCircuit, list[Parameter], list[Parameter]]:
+    """RX(x) angle encoding, RY weights, a CZ chain, then RZ/RY weights: a tiny trainable QNN."""
+    xs = [Parameter(f"x{i}") for i in range(num_qubits)]
+    ws = [Parameter(f"w{i}") for i in range(2 * num_qubits)]
+    qc = QuantumCircuit(num_qubits)
+    for q in range(num_qubits):
+        qc.rx(xs[q], q)
+        qc.ry(ws[q], q)
+    for q in range(num_qubits - 1):
+        qc.cz(q, q + 1)
+    for q in range(num_qubits):
+        gate = qc.rz if q % 2 == 0 else qc.ry
+        gate(ws[num_qubits + q], q)
+    return qc, xs, ws
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

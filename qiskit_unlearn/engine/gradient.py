@@ -25,6 +25,7 @@ from qiskit_unlearn.engine.estimator import (
     program_for,
     table_for,
 )
+from qiskit_unlearn.gradients.batched_param_shift import validate_gradient_arguments
 
 
 def _unique_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,39 +66,9 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
         values = np.asarray(parameter_values, dtype=float)
         if values.ndim == 1 and len(circuits) == 1:
             values = values[None, :]
-        if len(circuits) != len(values):
-            raise ValueError(
-                f"The number of circuits ({len(circuits)}) does not match "
-                f"the number of parameter value sets ({len(values)})."
-            )
-        if len(circuits) != len(observables):
-            raise ValueError(
-                f"The number of circuits ({len(circuits)}) does not match "
-                f"the number of observables ({len(observables)})."
-            )
-        if parameters is not None and len(parameters) != len(circuits):
-            raise ValueError(
-                f"The number of circuits ({len(circuits)}) does not match "
-                f"the number of the list of specified parameters ({len(parameters)})."
-            )
-        checked: set[int] = set()
-        for i, circuit in enumerate(circuits):
-            if id(circuit) in checked:
-                continue
-            checked.add(id(circuit))
-            if not circuit.num_parameters:
-                raise ValueError(f"The {i}-th circuit is not parameterised.")
-            if values.shape[1] != circuit.num_parameters:
-                raise ValueError(
-                    f"The number of values ({values.shape[1]}) does not match "
-                    f"the number of parameters ({circuit.num_parameters}) for the {i}-th circuit."
-                )
-        for i, (circuit, obs) in enumerate(zip(circuits, observables, strict=False)):
-            if circuit.num_qubits != obs.num_qubits:
-                raise ValueError(
-                    f"The number of qubits of the {i}-th circuit ({circuit.num_qubits}) does "
-                    f"not match the number of qubits of the {i}-th observable ({obs.num_qubits})."
-                )
+        if parameters is None:
+            parameters = [None] * len(circuits)
+        parameters = validate_gradient_arguments(circuits, observables, values, parameters)
         opts = Options(**self._default_options.__dict__)
         opts.update_options(**options)
         job = AlgorithmJob(self._run, circuits, observables, values, parameters, **opts.__dict__)
@@ -109,7 +80,7 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
         circuits: Sequence[QuantumCircuit],
         observables: Sequence[BaseOperator],
         parameter_values: np.ndarray,
-        parameters: Sequence[Sequence[Parameter] | None] | None,
+        parameters: Sequence[Sequence[Parameter]],
         **options,
     ) -> EstimatorGradientResult:
         self.num_calls += 1
@@ -133,23 +104,12 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
             _, jac = program.jacobian(rows, table_for(list(distinct)))
             self.num_rows += len(rows)
             per_item = jac[row_index, obs_index]  # (items, P)
-            all_params = list(circuit.parameters)
-            position = {p: k for k, p in enumerate(all_params)}
+            position = {p: k for k, p in enumerate(circuit.parameters)}
             selections: dict[int, tuple[list, np.ndarray]] = {}
             for j, i in enumerate(items):
-                wanted = parameters[i] if parameters is not None else None
-                if wanted is None:
-                    gradients[i] = per_item[j]
-                    metadata[i] = {"parameters": all_params}
-                    continue
+                wanted = parameters[i]
                 sel = selections.get(id(wanted))
                 if sel is None:
-                    missing = [p for p in wanted if p not in position]
-                    if missing:
-                        raise ValueError(
-                            f"The {i}-th parameters contains parameters not present in the "
-                            f"{i}-th circuit."
-                        )
                     sel = selections[id(wanted)] = (
                         list(wanted), np.fromiter((position[p] for p in wanted), dtype=np.int64))
                 gradients[i] = per_item[j, sel[1]]

@@ -31,7 +31,7 @@ from qiskit_machine_learning.gradients.param_shift.param_shift_estimator_gradien
 from qiskit_machine_learning.gradients.utils import GradientCircuit, _assign_unique_parameters
 from qiskit_machine_learning.utils import circuit_cache_key
 
-__all__ = ["BatchedParamShiftEstimatorGradient"]
+__all__ = ["BatchedParamShiftEstimatorGradient", "validate_gradient_arguments"]
 
 # Every gate here is exp(-i θ/2 P) with P² = I, so the ±π/2 two-term shift rule is exact. 'rz',
 # 'rx', 'rzz' are kept as-is, so an ISA circuit (rz/sx/x/ecr/cz/cx) is never re-synthesised.
@@ -185,6 +185,77 @@ class _Group:
     shifted: np.ndarray  # g indices to shift
 
 
+def validate_gradient_arguments(
+    circuits: Sequence[QuantumCircuit],
+    observables: Sequence[BaseOperator],
+    parameter_values: Sequence[Sequence[float]] | np.ndarray,
+    parameters: Sequence[Sequence[Parameter] | None],
+) -> list[Sequence[Parameter]]:
+    """``BaseEstimatorGradient``'s checks and messages, done once per distinct object.
+
+    Returns the parameters to differentiate for each item (``None`` → all, shared per circuit).
+    """
+    n = len(circuits)
+    if n != len(parameter_values):
+        raise ValueError(
+            f"The number of circuits ({n}) does not match "
+            f"the number of parameter value sets ({len(parameter_values)})."
+        )
+    seen_circ: dict[int, int] = {}
+    for i, (circuit, values) in enumerate(zip(circuits, parameter_values, strict=True)):
+        num = seen_circ.get(id(circuit))
+        if num is None:
+            num = seen_circ[id(circuit)] = circuit.num_parameters
+            if not num:
+                raise ValueError(f"The {i}-th circuit is not parameterised.")
+        if len(values) != num:
+            raise ValueError(
+                f"The number of values ({len(values)}) does not match "
+                f"the number of parameters ({num}) for the {i}-th circuit."
+            )
+    if n != len(observables):
+        raise ValueError(
+            f"The number of circuits ({n}) does not match "
+            f"the number of observables ({len(observables)})."
+        )
+    seen_obs: set[tuple[int, int]] = set()
+    for i, (circuit, observable) in enumerate(zip(circuits, observables, strict=True)):
+        key = (id(circuit), id(observable))
+        if key in seen_obs:
+            continue
+        seen_obs.add(key)
+        if circuit.num_qubits != observable.num_qubits:
+            raise ValueError(
+                f"The number of qubits of the {i}-th circuit ({circuit.num_qubits}) does "
+                f"not match the number of qubits of the {i}-th observable "
+                f"({observable.num_qubits})."
+            )
+    if n != len(parameters):
+        raise ValueError(
+            f"The number of circuits ({n}) does not match "
+            f"the number of the list of specified parameters ({len(parameters)})."
+        )
+    all_params: dict[int, Sequence[Parameter]] = {}
+    checked: set[tuple[int, int]] = set()
+    resolved: list[Sequence[Parameter]] = []
+    for i, (circuit, params) in enumerate(zip(circuits, parameters, strict=True)):
+        if params is None:
+            params = all_params.get(id(circuit))
+            if params is None:
+                params = all_params[id(circuit)] = circuit.parameters
+        else:
+            key = (id(circuit), id(params))
+            if key not in checked:
+                checked.add(key)
+                if not set(params).issubset(circuit.parameters):
+                    raise ValueError(
+                        f"The {i}-th parameters contains parameters not present in the "
+                        f"{i}-th circuit."
+                    )
+        resolved.append(params)
+    return resolved
+
+
 class BatchedParamShiftEstimatorGradient(BaseEstimatorGradient):
     """Parameter-shift gradient for any ``BaseEstimatorV2`` in one job, one PUB per circuit.
 
@@ -271,7 +342,8 @@ class BatchedParamShiftEstimatorGradient(BaseEstimatorGradient):
             observables = (observables,)
         if parameters is None:
             parameters = [None] * len(circuits)
-        resolved = self._validate(circuits, observables, parameter_values, parameters)
+        resolved = validate_gradient_arguments(circuits, observables, parameter_values,
+                                               parameters)
         opts = copy(self._default_options)
         opts.update_options(**options)
         prec = self._precision if precision is None else precision
@@ -282,73 +354,6 @@ class BatchedParamShiftEstimatorGradient(BaseEstimatorGradient):
         job.submit()
         return job
 
-    @staticmethod
-    def _validate(
-        circuits: Sequence[QuantumCircuit],
-        observables: Sequence[BaseOperator],
-        parameter_values: Sequence[Sequence[float]] | np.ndarray,
-        parameters: Sequence[Sequence[Parameter] | None],
-    ) -> list[Sequence[Parameter]]:
-        """Same checks and messages as the base class, deduplicated by object identity."""
-        n = len(circuits)
-        if n != len(parameter_values):
-            raise ValueError(
-                f"The number of circuits ({n}) does not match "
-                f"the number of parameter value sets ({len(parameter_values)})."
-            )
-        seen_circ: dict[int, int] = {}
-        for i, (circuit, values) in enumerate(zip(circuits, parameter_values, strict=True)):
-            num = seen_circ.get(id(circuit))
-            if num is None:
-                num = seen_circ[id(circuit)] = circuit.num_parameters
-                if not num:
-                    raise ValueError(f"The {i}-th circuit is not parameterised.")
-            if len(values) != num:
-                raise ValueError(
-                    f"The number of values ({len(values)}) does not match "
-                    f"the number of parameters ({num}) for the {i}-th circuit."
-                )
-        if n != len(observables):
-            raise ValueError(
-                f"The number of circuits ({n}) does not match "
-                f"the number of observables ({len(observables)})."
-            )
-        seen_obs: set[tuple[int, int]] = set()
-        for i, (circuit, observable) in enumerate(zip(circuits, observables, strict=True)):
-            key = (id(circuit), id(observable))
-            if key in seen_obs:
-                continue
-            seen_obs.add(key)
-            if circuit.num_qubits != observable.num_qubits:
-                raise ValueError(
-                    f"The number of qubits of the {i}-th circuit ({circuit.num_qubits}) does "
-                    f"not match the number of qubits of the {i}-th observable "
-                    f"({observable.num_qubits})."
-                )
-        if n != len(parameters):
-            raise ValueError(
-                f"The number of circuits ({n}) does not match "
-                f"the number of the list of specified parameters ({len(parameters)})."
-            )
-        all_params: dict[int, Sequence[Parameter]] = {}
-        checked: set[tuple[int, int]] = set()
-        resolved: list[Sequence[Parameter]] = []
-        for i, (circuit, params) in enumerate(zip(circuits, parameters, strict=True)):
-            if params is None:
-                params = all_params.get(id(circuit))
-                if params is None:
-                    params = all_params[id(circuit)] = circuit.parameters
-            else:
-                key = (id(circuit), id(params))
-                if key not in checked:
-                    checked.add(key)
-                    if not set(params).issubset(circuit.parameters):
-                        raise ValueError(
-                            f"The {i}-th parameters contains parameters not present in the "
-                            f"{i}-th circuit."
-                        )
-            resolved.append(params)
-        return resolved
 
     def _run(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import small_qnn_circuit
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.primitives import StatevectorEstimator
@@ -19,19 +20,7 @@ W = np.array([0.4, -0.3, 0.7, 0.2])
 
 
 def _circuit(num_qubits: int = 2) -> tuple[QuantumCircuit, list[Parameter], list[Parameter]]:
-    """RX(x) angle encoding, RY/RZ weights and a CZ."""
-    xs = [Parameter(f"x{i}") for i in range(num_qubits)]
-    ws = [Parameter(f"w{i}") for i in range(2 * num_qubits)]
-    qc = QuantumCircuit(num_qubits)
-    for q in range(num_qubits):
-        qc.rx(xs[q], q)
-        qc.ry(ws[q], q)
-    for q in range(num_qubits - 1):
-        qc.cz(q, q + 1)
-    for q in range(num_qubits):
-        gate = qc.rz if q % 2 == 0 else qc.ry
-        gate(ws[num_qubits + q], q)
-    return qc, xs, ws
+    return small_qnn_circuit(num_qubits)
 
 
 def _qnn(backend: str, **options):

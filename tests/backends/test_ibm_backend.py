@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from conftest import small_qnn_circuit
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.primitives import StatevectorEstimator
@@ -30,18 +31,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 
 def _circuit(num_qubits: int = 2) -> tuple[QuantumCircuit, list[Parameter], list[Parameter]]:
-    """RX(x) angle encoding, RY/RZ weights and a CZ chain."""
-    xs = [Parameter(f"x{i}") for i in range(num_qubits)]
-    ws = [Parameter(f"w{i}") for i in range(2 * num_qubits)]
-    qc = QuantumCircuit(num_qubits)
-    for q in range(num_qubits):
-        qc.rx(xs[q], q)
-        qc.ry(ws[q], q)
-    for q in range(num_qubits - 1):
-        qc.cz(q, q + 1)
-    for q in range(num_qubits):
-        qc.rz(ws[num_qubits + q], q)
-    return qc, xs, ws
+    return small_qnn_circuit(num_qubits)
 
 
 def _qnn(backend: str = "fake:manila", num_qubits: int = 2, **options):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import random_circuit, random_observables
-from qiskit.circuit import ParameterVector, QuantumCircuit
+from qiskit.circuit import QuantumCircuit
 from qiskit.primitives import StatevectorEstimator
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
 from qiskit_machine_learning.neural_networks import EstimatorQNN
 
-from qiskit_unlearn.ansatz import CATALOGUE
+from qiskit_unlearn.ansatz import CATALOGUE, hqml_ansatz
 from qiskit_unlearn.engine import AdjointEstimatorGradient, FastStatevectorEstimator
 
 
@@ -49,24 +49,10 @@ def test_parameter_subsets_follow_the_requested_order():
     assert ours.metadata[0]["parameters"] == subset
 
 
-def _angle_encoded(n: int, layers: int) -> tuple[QuantumCircuit, ParameterVector, ParameterVector]:
-    x = ParameterVector("x", n)
-    w = ParameterVector("w", 3 * n * layers)
-    qc = QuantumCircuit(n)
-    for i in range(n):  # the same input parameter three times: repeated parameters
-        qc.rx(x[i], i)
-        qc.ry(x[i], i)
-        qc.rz(x[i], i)
-    k = 0
-    for _ in range(layers):
-        for i in range(n):
-            qc.rx(w[k], i)
-            qc.ry(w[k + 1], i)
-            qc.rz(w[k + 2], i)
-            k += 3
-        for i in range(n):
-            qc.cz(i, (i + 1) % n)
-    return qc, x, w
+def _angle_encoded(n: int, layers: int) -> tuple[QuantumCircuit, list, list]:
+    """HQML ansatz: the same input parameter three times (repeated parameters)."""
+    ansatz = hqml_ansatz(n, reps=layers, entanglement="ring", entangler="cz")
+    return ansatz.circuit, ansatz.input_params, ansatz.weight_params
 
 
 @pytest.mark.parametrize("input_gradients", [True, False])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qiskit.circuit import Parameter, ParameterVector, QuantumCircuit
+from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.primitives import StatevectorEstimator
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler.passes import TranslateParameterizedGates
@@ -12,6 +12,7 @@ from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
 from qiskit_machine_learning.gradients.utils import _assign_unique_parameters
 from qiskit_machine_learning.neural_networks import EstimatorQNN
 
+from qiskit_unlearn.ansatz import hqml_ansatz
 from qiskit_unlearn.gradients import BatchedParamShiftEstimatorGradient
 
 ATOL = 1e-8
@@ -38,24 +39,9 @@ def _random_circuit() -> tuple[QuantumCircuit, list[Parameter]]:
 
 
 def _angle_encoded_ansatz(num_qubits: int, layers: int) -> tuple[QuantumCircuit, list, list]:
-    """RX(x)RY(x)RZ(x) encoding, then RX/RY/RZ weight layers with a CZ ring."""
-    x = ParameterVector("x", num_qubits)
-    w = ParameterVector("w", 3 * num_qubits * layers)
-    qc = QuantumCircuit(num_qubits)
-    for q in range(num_qubits):
-        qc.rx(x[q], q)
-        qc.ry(x[q], q)
-        qc.rz(x[q], q)
-    k = 0
-    for _ in range(layers):
-        for q in range(num_qubits):
-            qc.rx(w[k], q)
-            qc.ry(w[k + 1], q)
-            qc.rz(w[k + 2], q)
-            k += 3
-        for q in range(num_qubits):
-            qc.cz(q, (q + 1) % num_qubits)
-    return qc, list(x), list(w)
+    """The catalogue's HQML ansatz: RX/RY/RZ(x) encoding, RX/RY/RZ layers, CZ ring."""
+    ansatz = hqml_ansatz(num_qubits, reps=layers, entanglement="ring", entangler="cz")
+    return ansatz.circuit, ansatz.input_params, ansatz.weight_params
 
 
 def _observables() -> list[SparsePauliOp]:

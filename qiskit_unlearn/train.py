@@ -1,0 +1,181 @@
+"""Training with validation-based model selection, atomic checkpoints and exact resume.
+
+Model selection and early stopping look only at the validation split (never the test split).
+The shuffling order of every epoch comes from a generator seeded by ``(seed, epoch)``, and the
+checkpoint holds model, optimizer and best-so-far state, so a run killed after epoch ``e`` and
+resumed gives the same final weights as one that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+ArrayPair = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser and stopping settings (all seeded and recorded in checkpoints)."""
+
+    epochs: int = 30
+    lr: float = 0.01
+    batch_size: int = 32
+    patience: int | None = 10
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 (or omitted), got {self.patience}")
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val_accuracy: float
+    epochs_run: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    resumed_from_epoch: int = 0
+
+
+def as_tensors(data: ArrayPair) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = data
+    return torch.as_tensor(np.asarray(x), dtype=torch.float32), torch.as_tensor(
+        np.asarray(y), dtype=torch.long)
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, x: np.ndarray | torch.Tensor,
+                   batch_size: int = 256) -> torch.Tensor:
+    """Logits for ``x`` in evaluation mode, in batches (QNN backends prefer bounded batches)."""
+    model.eval()
+    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32) if not isinstance(
+        x, torch.Tensor) else x
+    if len(xt) == 0:
+        return torch.empty((0, 0))
+    return torch.cat([model(xt[i:i + batch_size]).float() for i in range(0, len(xt), batch_size)])
+
+
+def evaluate(model: torch.nn.Module, data: ArrayPair) -> dict[str, float]:
+    """Cross-entropy loss and accuracy on ``(x, y)``."""
+    x, y = as_tensors(data)
+    if len(x) == 0:
+        return {"loss": float("nan"), "accuracy": float("nan")}
+    logits = predict_logits(model, x)
+    return {"loss": torch.nn.functional.cross_entropy(logits, y).item(),
+            "accuracy": (logits.argmax(1) == y).float().mean().item()}
+
+
+def _save_atomic(obj: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint safely (tensors and plain containers only)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def train(
+    model: torch.nn.Module,
+    train_data: ArrayPair,
+    val_data: ArrayPair,
+    config: TrainConfig,
+    *,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+    description: str = "training",
+    stop_after: int | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train with Adam, keep the weights of the best validation epoch, stop early on patience.
+
+    ``checkpoint``: written atomically after every epoch and resumed from if present (it must
+    come from the same configuration). ``stop_after``: stop after that many epochs *of this call*
+    (used to simulate an interrupted run in tests). The model ends with its best weights.
+    """
+    x_tr, y_tr = as_tensors(train_data)
+    if len(x_tr) == 0:
+        raise ValueError("training set is empty")
+    torch.manual_seed(config.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history: list[dict[str, float]] = []
+    best = {"epoch": 0, "val_accuracy": -1.0, "val_loss": float("inf")}
+    best_state = _clone_state(model)
+    start_epoch, elapsed = 1, 0.0
+    if checkpoint is not None and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        if state["config"] != asdict(config):
+            raise ValueError(
+                f"checkpoint {checkpoint} was written with a different training configuration "
+                f"({state['config']}); delete it or use another output directory")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        best_state, best, history = state["best_model"], state["best"], state["history"]
+        start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
+    resumed_from = start_epoch - 1
+    stale = sum(1 for h in history if h["epoch"] > best["epoch"])
+    started = time.perf_counter()
+    epochs = range(start_epoch, config.epochs + 1)
+    bar = tqdm(epochs, desc=description, disable=not progress, leave=False)
+    for done, epoch in enumerate(bar, start=1):
+        if config.patience is not None and stale >= config.patience:
+            break
+        model.train()
+        order = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(
+            config.seed * 100_003 + epoch))
+        total = 0.0
+        for i in range(0, len(x_tr), config.batch_size):
+            idx = order[i:i + config.batch_size]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x_tr[idx]).float(), y_tr[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        val = evaluate(model, val_data)
+        row = {"epoch": epoch, "train_loss": total / len(x_tr), "val_loss": val["loss"],
+               "val_accuracy": val["accuracy"]}
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        improved = (val["accuracy"], -val["loss"]) > (best["val_accuracy"], -best["val_loss"])
+        if improved:
+            best = {"epoch": epoch, "val_accuracy": val["accuracy"], "val_loss": val["loss"]}
+            best_state = _clone_state(model)
+            stale = 0
+        else:
+            stale += 1
+        bar.set_postfix(val_acc=f"{val['accuracy']:.3f}", best=best["epoch"])
+        if checkpoint is not None:
+            _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                          "best_model": best_state, "best": best, "history": history,
+                          "epoch": epoch, "config": asdict(config),
+                          "seconds": elapsed + time.perf_counter() - started}, checkpoint)
+        if stop_after is not None and done >= stop_after:
+            break
+    model.load_state_dict(best_state)
+    return TrainResult(best_epoch=best["epoch"], best_val_accuracy=best["val_accuracy"],
+                       epochs_run=len(history), seconds=elapsed + time.perf_counter() - started,
+                       history=history, resumed_from_epoch=resumed_from)

@@ -1,0 +1,87 @@
+"""Training: validation-based selection, checkpoint/resume equivalence, safe loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from qiskit_machine_learning.connectors import TorchConnector
+
+from qiskit_unlearn import make_qnn
+from qiskit_unlearn.ansatz import hqml_ansatz
+from qiskit_unlearn.train import TrainConfig, evaluate, load_checkpoint, train
+
+
+def _hybrid(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    a = hqml_ansatz(2, reps=1)
+    qnn = make_qnn(a.circuit, input_params=a.input_params, weight_params=a.weight_params)
+    init = np.random.default_rng(seed).uniform(-np.pi, np.pi, a.num_weights)
+    return torch.nn.Sequential(TorchConnector(qnn, initial_weights=init), torch.nn.Linear(2, 2))
+
+
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-np.pi, np.pi, (n, 2)).astype(np.float32)
+    return x, (np.sin(x[:, 0]) > 0).astype(np.int64)
+
+
+def test_loss_falls_and_best_validation_epoch_is_kept():
+    model = _hybrid(0)
+    tr, va = _data(48, 1), _data(16, 2)
+    before = evaluate(model, tr)["loss"]
+    result = train(model, tr, va, TrainConfig(epochs=8, lr=0.1, batch_size=16, patience=None),
+                   progress=False)
+    assert result.history[-1]["train_loss"] < 0.8 * result.history[0]["train_loss"]
+    assert evaluate(model, tr)["loss"] < before
+    best = max(result.history, key=lambda h: (h["val_accuracy"], -h["val_loss"]))
+    assert result.best_epoch == best["epoch"]
+    assert evaluate(model, va)["accuracy"] == pytest.approx(best["val_accuracy"])
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    tr, va = _data(40, 3), _data(12, 4)
+    cfg = TrainConfig(epochs=6, lr=0.05, batch_size=8, patience=None, seed=7)
+    full = _hybrid(5)
+    train(full, tr, va, cfg, checkpoint=tmp_path / "full.ckpt", progress=False)
+
+    interrupted = _hybrid(5)
+    first = train(interrupted, tr, va, cfg, checkpoint=tmp_path / "part.ckpt", progress=False,
+                  stop_after=3)
+    assert first.epochs_run == 3
+    resumed_model = _hybrid(99)  # a fresh process would rebuild the model with any weights
+    resumed = train(resumed_model, tr, va, cfg, checkpoint=tmp_path / "part.ckpt",
+                    progress=False)
+    assert resumed.resumed_from_epoch == 3 and resumed.epochs_run == 6
+    pairs = zip(full.state_dict().items(), resumed_model.state_dict().values(), strict=True)
+    for (k, a), b in pairs:
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
+def test_early_stopping_and_checkpoint_is_loadable_with_weights_only(tmp_path):
+    tr = _data(24, 5)
+    va = (tr[0][:8], 1 - tr[1][:8])  # validation labels that training cannot fit
+    ckpt = tmp_path / "m.ckpt"
+    result = train(_hybrid(0), tr, va, TrainConfig(epochs=50, lr=0.1, batch_size=8, patience=2),
+                   checkpoint=ckpt, progress=False)
+    assert result.epochs_run < 50
+    state = load_checkpoint(ckpt)
+    assert state["epoch"] == result.epochs_run and "optimizer" in state
+
+
+def test_checkpoint_from_another_config_is_refused(tmp_path):
+    tr, va = _data(16, 6), _data(8, 7)
+    ckpt = tmp_path / "m.ckpt"
+    train(_hybrid(0), tr, va, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt,
+          progress=False)
+    with pytest.raises(ValueError, match="different training configuration"):
+        train(_hybrid(0), tr, va, TrainConfig(epochs=2, batch_size=8), checkpoint=ckpt,
+              progress=False)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"epochs": 0}, "epochs"), ({"lr": 0.0}, "lr"), ({"batch_size": 0}, "batch_size"),
+    ({"patience": 0}, "patience")])
+def test_bad_train_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
