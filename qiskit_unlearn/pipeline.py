@@ -181,7 +181,7 @@ def eval_sets(sc: Any, data: Mapping[str, Any], faithful: bool, seed: int) -> Ev
                     sc.clean_y[sc.forget_idx] if poisoned else None)
 
 
-def _method_params(cfg: Mapping[str, Any], method: str) -> dict[str, Any]:
+def method_params(cfg: Mapping[str, Any], method: str) -> dict[str, Any]:
     """The method's configured hyperparameters; ``unlearn.faithful = true`` also selects the
     HQML study's version (``faithful``, ``variant = "hqml"``) wherever a method has one and
     the config does not set it explicitly."""
@@ -261,7 +261,7 @@ def _forgetting_quality(cfg: Mapping[str, Any], data: Mapping[str, Any], sc: Any
             ud = UnlearnData(sc.retain, sc.forget, data["val"], data["num_classes"],
                              seed=seed * 1000 + j + 1)
             outs.append(confidences(unlearn(method, teacher, ud,
-                                            _method_params(cfg, method)).model))
+                                            method_params(cfg, method)).model))
         baselines[method] = (np.array(outs), retrained_arr)
     for method, (u, r) in baselines.items():
         fq, lira = forgetting_quality(u, r), ulira(u, r)
@@ -396,7 +396,7 @@ def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | N
                 add_row(_row(cfg, unit, "retrain", oracle, oracle_logits, retrain_seconds,
                              oinfo.get("circuit_evaluations", "")))
                 continue
-            params = _method_params(cfg, method)
+            params = method_params(cfg, method)
             udata = UnlearnData(sc.retain, sc.forget, sets.test if faithful else data["val"],
                                 data["num_classes"], seed=seed, progress=progress)
             tag = f"{name}__seed{seed}__{method}"

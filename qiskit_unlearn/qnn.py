@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from qiskit.circuit import Parameter, QuantumCircuit
+from qiskit.primitives import BaseEstimatorV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.quantum_info.operators.base_operator import BaseOperator
 from qiskit_machine_learning.neural_networks import EstimatorQNN
 
 from qiskit_unlearn.backends.base import BackendConfig, BackendError, resolve_backend
+from qiskit_unlearn.batched_qnn import BatchedEstimatorQNN
+from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
+
+EstimatorRoute = Callable[[BaseEstimatorV2], BaseEstimatorV2]
+_ROUTE: ContextVar[EstimatorRoute | None] = ContextVar("qiskit_unlearn_estimator_route",
+                                                       default=None)
+
+
+@contextmanager
+def routed_estimators(route: EstimatorRoute) -> Iterator[None]:
+    """Every QNN that :func:`make_qnn` builds inside the block sends its jobs to
+    ``route(estimator)`` instead of the backend's own estimator (forward and gradient alike).
+
+    Unlearning methods rebuild models (copies of the teacher, fresh models), so a wrapper set
+    on one model would miss those; routing at construction reaches every copy. This is how
+    ``qunlearn hw unlearn`` journals every hardware job and how its cost is counted. Only
+    parameter-shift backends (everything but ``statevector``) can be routed.
+    """
+    token = _ROUTE.set(route)
+    try:
+        yield
+    finally:
+        _ROUTE.reset(token)
 
 
 def _as_sparse_pauli(observables: Sequence[BaseOperator | str] | BaseOperator | str,
@@ -56,7 +82,10 @@ def make_qnn(
         **backend_options: options of the backend (e.g. ``shots=1024``); unknown keys raise.
 
     Returns:
-        An ``EstimatorQNN`` ready for ``TorchConnector``.
+        An ``EstimatorQNN`` ready for ``TorchConnector``: on parameter-shift backends (all but
+        ``statevector``) the subclass :class:`~qiskit_unlearn.batched_qnn.BatchedEstimatorQNN`,
+        which sends each forward pass as one PUB and, inside a ``QuantumLayer``, a training
+        step's forward pass and gradient as one job.
     """
     if not isinstance(circuit, QuantumCircuit):
         raise BackendError(f"circuit must be a qiskit QuantumCircuit, not {type(circuit).__name__}")
@@ -85,7 +114,19 @@ def make_qnn(
     config = BackendConfig.coerce(backend, **backend_options)
     factory, options = resolve_backend(config)
     parts = factory(circuit, obs, options)
-    qnn = EstimatorQNN(
+    route = _ROUTE.get()
+    if route is not None:
+        if not isinstance(parts.gradient, BatchedParamShiftEstimatorGradient):
+            raise BackendError(f"backend '{config.name}' cannot be routed (its gradient does not "
+                               "go through the estimator); use a parameter-shift backend")
+        parts.estimator = route(parts.estimator)
+        parts.gradient = BatchedParamShiftEstimatorGradient(parts.estimator,
+                                                            precision=parts.gradient.precision)
+    # Parameter-shift backends (Aer, IBM) get one-PUB forward passes and fused training steps;
+    # the exact statevector engine keeps EstimatorQNN (its adjoint gradient reuses the forward).
+    cls = BatchedEstimatorQNN if isinstance(parts.gradient, BatchedParamShiftEstimatorGradient) \
+        else EstimatorQNN
+    qnn = cls(
         circuit=parts.circuit,
         estimator=parts.estimator,
         observables=parts.observables,

@@ -165,15 +165,15 @@ def test_faithful_mode_selects_on_test_and_draws_nonmembers_from_retain(tmp_path
 
 
 def test_faithful_switch_selects_the_study_versions_of_methods(tmp_path):
-    from qiskit_unlearn.pipeline import _method_params
+    from qiskit_unlearn.pipeline import method_params
 
     methods = "unlearn.methods=['cf-k', 'scrub+r', 'ga']"
     study = load_config(_config(tmp_path), [methods, "unlearn.faithful=true"])
-    assert _method_params(study, "cf-k") == {"variant": "hqml"}
-    assert _method_params(study, "scrub+r") == {"faithful": True, "variant": "hqml"}
-    assert _method_params(study, "ga") == {}
+    assert method_params(study, "cf-k") == {"variant": "hqml"}
+    assert method_params(study, "scrub+r") == {"faithful": True, "variant": "hqml"}
+    assert method_params(study, "ga") == {}
     explicit = load_config(_config(tmp_path), [methods, "unlearn.faithful=true",
                                                "unlearn.params.cf-k.variant='goel'"])
-    assert _method_params(explicit, "cf-k") == {"variant": "goel"}
+    assert method_params(explicit, "cf-k") == {"variant": "goel"}
     corrected = load_config(_config(tmp_path), [methods])
-    assert _method_params(corrected, "scrub+r") == {"faithful": False}
+    assert method_params(corrected, "scrub+r") == {"faithful": False}

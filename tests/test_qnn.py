@@ -91,3 +91,24 @@ def test_torch_connector_training_reduces_loss_on_statevector():
     assert accuracy >= 0.9
     # the first layer received gradients through the quantum layer's input gradients
     assert model[0].weight.grad is not None and model[0].weight.grad.abs().sum() > 0
+
+
+def test_routed_estimators_reach_every_qnn_built_in_the_block():
+    from qiskit_unlearn.qnn import routed_estimators
+
+    a = hqml_ansatz(2, reps=1)
+    kwargs = {"input_params": a.input_params, "weight_params": a.weight_params}
+    seen = []
+
+    def route(estimator):
+        seen.append(estimator)
+        return estimator
+
+    with routed_estimators(route):
+        inside = make_qnn(a.circuit, backend="aer", **kwargs)
+        with pytest.raises(BackendError, match="cannot be routed"):
+            make_qnn(a.circuit, **kwargs)  # statevector's adjoint gradient bypasses estimators
+    outside = make_qnn(a.circuit, backend="aer", **kwargs)
+    assert len(seen) == 1 and inside.estimator is seen[0]
+    assert inside.gradient._estimator is seen[0]  # the gradient's jobs take the same route
+    assert outside.estimator is not seen[0]

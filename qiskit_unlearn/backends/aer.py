@@ -31,7 +31,6 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
 from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
 from qiskit_unlearn.backends.ibm import layout_info, to_isa
-from qiskit_unlearn.backends.merging import ObservableMergingEstimator
 from qiskit_unlearn.backends.noise import (
     DEFAULT_PRECISION,
     NOISE_OPTIONS,
@@ -90,9 +89,8 @@ def _parts(circuit: QuantumCircuit, observables: list[SparsePauliOp], precision:
         **info,
     }
     return QNNParts(
-        # the forward pass merges EstimatorQNN's per-observable PUBs (one simulation per sample
-        # instead of one per sample and observable); the gradient already sends broadcast PUBs
-        estimator=ObservableMergingEstimator(estimator),
+        # make_qnn wraps these in a BatchedEstimatorQNN: one broadcast PUB per forward pass
+        estimator=estimator,
         gradient=BatchedParamShiftEstimatorGradient(estimator, precision=info["precision"]),
         circuit=circuit,
         observables=observables,

@@ -177,8 +177,8 @@ COMMANDS: dict[str, Command] = {
                _report_args, _report_run),
     "sweep": ("repeat an experiment over the noise grid of its [sweep] section; one combined "
               "table, figures and report", _sweep_args, _sweep_run),
-    "hw": ("evaluate a finished run's models on IBM quantum hardware or a fake device "
-           "(submit, status, fetch)", _hw_args, _hw_run),
+    "hw": ("evaluate a finished run's models on IBM quantum hardware or a fake device, or "
+           "unlearn there (submit, unlearn, status, fetch)", _hw_args, _hw_run),
     "methods": ("list the unlearning methods, or show one's hyperparameters", _methods_args,
                 _methods_run),
     "demo": ("train the 4-qubit HQML hybrid on Iris (offline smoke test)", _demo_args, _demo_run),

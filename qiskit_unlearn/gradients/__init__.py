@@ -1,5 +1,8 @@
 """Fast estimator gradients: batched parameter shift, one primitive job per backward pass."""
 
-from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
+from qiskit_unlearn.gradients.batched_param_shift import (
+    BatchedParamShiftEstimatorGradient,
+    PreparedGradient,
+)
 
-__all__ = ["BatchedParamShiftEstimatorGradient"]
+__all__ = ["BatchedParamShiftEstimatorGradient", "PreparedGradient"]

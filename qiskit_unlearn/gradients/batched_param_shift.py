@@ -31,7 +31,7 @@ from qiskit_machine_learning.gradients.param_shift.param_shift_estimator_gradien
 from qiskit_machine_learning.gradients.utils import GradientCircuit, _assign_unique_parameters
 from qiskit_machine_learning.utils import circuit_cache_key
 
-__all__ = ["BatchedParamShiftEstimatorGradient", "validate_gradient_arguments"]
+__all__ = ["BatchedParamShiftEstimatorGradient", "PreparedGradient", "validate_gradient_arguments"]
 
 # Every gate here is exp(-i θ/2 P) with P² = I, so the ±π/2 two-term shift rule is exact. 'rz',
 # 'rx', 'rzz' are kept as-is, so an ISA circuit (rz/sx/x/ecr/cz/cx) is never re-synthesised.
@@ -183,6 +183,22 @@ class _Group:
     selections: list[tuple[np.ndarray, np.ndarray]]
     requested: np.ndarray  # union of requested param indices
     shifted: np.ndarray  # g indices to shift
+
+
+@dataclass
+class PreparedGradient:
+    """A gradient's PUBs, built but not run (see ``BatchedParamShiftEstimatorGradient.prepare``).
+
+    ``pubs`` go to an estimator as they are; the results, in the same order, go to ``finish``.
+    """
+
+    num_items: int
+    groups: list[_Group]
+    pubs: list[tuple[Any, ...]]
+    pub_groups: list[_Group]
+    parameters: list[Sequence[Parameter]]
+    precision: float | None
+    evaluations: int
 
 
 def validate_gradient_arguments(
@@ -453,17 +469,36 @@ class BatchedParamShiftEstimatorGradient(BaseEstimatorGradient):
             )
         return groups
 
-    def _run_batched(
+    def prepare(
         self,
         circuits: Sequence[QuantumCircuit],
         observables: Sequence[BaseOperator],
         parameter_values: Sequence[Sequence[float]] | np.ndarray,
-        parameters: Sequence[Sequence[Parameter]],
-        precision: float | None,
-        options: dict[str, Any],
-    ) -> EstimatorGradientResult:
-        groups = self._group(circuits, observables, parameter_values, parameters)
+        parameters: Sequence[Sequence[Parameter] | None] | None = None,
+        *,
+        precision: float | None = None,
+    ) -> PreparedGradient:
+        """The PUBs of a gradient without running them, so a caller can send them in a job of
+        its own (e.g. together with the forward pass) and :meth:`finish` the result.
 
+        Arguments are those of :meth:`run` (validated the same way).
+        """
+        if parameters is None:
+            parameters = [None] * len(circuits)
+        resolved = validate_gradient_arguments(circuits, observables, parameter_values,
+                                               parameters)
+        prec = self._precision if precision is None else precision
+        return self._prepare(circuits, observables, parameter_values, resolved, prec)
+
+    def _prepare(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        observables: Sequence[BaseOperator],
+        parameter_values: Sequence[Sequence[float]] | np.ndarray,
+        resolved: Sequence[Sequence[Parameter]],
+        precision: float | None,
+    ) -> PreparedGradient:
+        groups = self._group(circuits, observables, parameter_values, resolved)
         pubs, pub_groups = [], []
         evaluations = 0
         for group in groups:
@@ -479,28 +514,49 @@ class BatchedParamShiftEstimatorGradient(BaseEstimatorGradient):
             pubs.append((group.plan.gradient_circuit, obs_array, shifted_values))
             pub_groups.append(group)
             evaluations += len(group.observables) * shifted_values.shape[0] * 2 * num_k
+        return PreparedGradient(len(circuits), groups, pubs, pub_groups, list(resolved),
+                                precision, evaluations)
 
-        pub_results = []
-        if pubs:
-            job = self._estimator.run(pubs, precision=precision)
-            self.num_jobs += 1
-            self.num_pubs += len(pubs)
-            self.num_circuit_evaluations += evaluations
-            pub_results = list(job.result())
-        evs_by_group = {id(g): r.data.evs for g, r in zip(pub_groups, pub_results, strict=True)}
-
-        gradients: list[np.ndarray] = [np.zeros(0)] * len(circuits)
-        for group in groups:
+    def finish(self, prepared: PreparedGradient, pub_results: Sequence[Any],
+               options: dict[str, Any] | None = None) -> EstimatorGradientResult:
+        """Gradients from the estimator's results for ``prepared.pubs`` (in that order)."""
+        if len(pub_results) != len(prepared.pubs):
+            raise ValueError(f"expected {len(prepared.pubs)} PUB results, got "
+                             f"{len(pub_results)}")
+        self.num_pubs += len(prepared.pubs)
+        self.num_circuit_evaluations += prepared.evaluations
+        evs_by_group = {id(g): r.data.evs
+                        for g, r in zip(prepared.pub_groups, pub_results, strict=True)}
+        gradients: list[np.ndarray] = [np.zeros(0)] * prepared.num_items
+        for group in prepared.groups:
             grads = self._chain_rule(group, evs_by_group.get(id(group)))
             for positions, cols in group.selections:
                 rel = np.searchsorted(group.requested, cols)
                 sub = grads[np.ix_(positions, rel)] if len(cols) else np.zeros((len(positions), 0))
                 for pos, grad in zip(positions, sub, strict=True):
                     gradients[group.items[pos]] = grad
-        metadata = [{"parameters": params} for params in parameters]
-        opts = Options(**options)
-        opts.update_options(precision=precision)
+        metadata = [{"parameters": params} for params in prepared.parameters]
+        opts = Options(**(options or {}))
+        opts.update_options(precision=prepared.precision)
         return EstimatorGradientResult(gradients=gradients, metadata=metadata, options=opts)
+
+    def _run_batched(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        observables: Sequence[BaseOperator],
+        parameter_values: Sequence[Sequence[float]] | np.ndarray,
+        parameters: Sequence[Sequence[Parameter]],
+        precision: float | None,
+        options: dict[str, Any],
+    ) -> EstimatorGradientResult:
+        prepared = self._prepare(circuits, observables, parameter_values, parameters,
+                                 precision)
+        pub_results: list[Any] = []
+        if prepared.pubs:
+            job = self._estimator.run(prepared.pubs, precision=prepared.precision)
+            self.num_jobs += 1
+            pub_results = list(job.result())
+        return self.finish(prepared, pub_results, options)
 
     @staticmethod
     def _chain_rule(group: _Group, evs: np.ndarray | None) -> np.ndarray:

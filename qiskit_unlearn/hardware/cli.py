@@ -1,9 +1,10 @@
-"""``qunlearn hw submit|status|fetch RUN_DIR``: evaluate a finished run's models on a device.
+"""``qunlearn hw submit|unlearn|status|fetch RUN_DIR``: a finished run's models on a device.
 
 ``submit`` prints what it will send (circuits, PUBs, circuit executions, shots) and asks before
 sending (``--yes`` skips the question, ``--dry-run`` only prints); job ids are written to
 ``RUN_DIR/hardware/jobs.json`` as soon as IBM returns them. ``status`` and ``fetch`` reconnect
 from that file in any later process; ``fetch`` writes ``RUN_DIR/hardware/results.csv``.
+``unlearn`` runs an unlearning method on the device (see :mod:`qiskit_unlearn.hardware.unlearn`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ def _account(p: argparse.ArgumentParser) -> None:
                    help="IBM instance (CRN or name) of the saved account to use")
 
 
+def _budget(p: argparse.ArgumentParser) -> None:
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--shots", type=int, default=None,
+                        help="shots per circuit execution (default 4096)")
+    budget.add_argument("--precision", type=float, default=None,
+                        help="target precision per expectation value (runs ceil(1/p²) shots)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="hw_action", required=True, metavar="ACTION")
     run_dir = {"type": Path, "metavar": "RUN_DIR",
@@ -60,11 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: all)")
     s.add_argument("--scenarios", type=_names, default=None,
                    help="comma-separated scenario names (default: all)")
-    budget = s.add_mutually_exclusive_group()
-    budget.add_argument("--shots", type=int, default=None,
-                        help="shots per circuit execution (default 4096)")
-    budget.add_argument("--precision", type=float, default=None,
-                        help="target precision per expectation value (runs ceil(1/p²) shots)")
+    _budget(s)
     s.add_argument("--resilience-level", type=int, choices=(0, 1, 2), default=None,
                    help="IBM error mitigation: 0 none, 1 readout (TREX, default), 2 + ZNE; "
                         "not available in local testing mode")
@@ -79,6 +84,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--dry-run", action="store_true", help="print the plan and cost only")
     s.add_argument("--yes", action="store_true", help="submit without asking")
     _account(s)
+
+    u = sub.add_parser(
+        "unlearn", help="run an unlearning method with its circuit on a device (prices it first)",
+        description="Copy a finished run's teacher onto a device and run one unlearning method "
+                    "there: one job per forward pass, each training step's gradient in the "
+                    "same job. The method is first rehearsed exactly on the device's ISA "
+                    "circuits to print the jobs and shots it will use; job ids are journaled "
+                    "before waiting, so an interrupted run continues where it stopped.")
+    u.add_argument("run_dir", **run_dir)
+    u.add_argument("--device", required=True,
+                   help="IBM device (e.g. ibm_brisbane) or a fake device (fake_manila)")
+    u.add_argument("--method", required=True,
+                   help="unlearning method (see 'qunlearn methods'), e.g. ga, finetune, scrub")
+    u.add_argument("--param", dest="params", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter of the method, e.g. --param epochs=1 "
+                        "(repeatable; defaults: the run's [unlearn.params.<method>])")
+    u.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: all)")
+    u.add_argument("--scenarios", type=_names, default=None,
+                   help="comma-separated scenario names (default: all)")
+    _budget(u)
+    u.add_argument("--resilience-level", type=int, choices=(0, 1, 2), default=None,
+                   help="IBM error mitigation: 0 none, 1 readout (TREX, default), 2 + ZNE")
+    u.add_argument("--optimization-level", type=int, choices=(0, 1, 2, 3), default=2,
+                   help="preset transpiler level for the ISA circuit (default 2)")
+    u.add_argument("--mode", choices=("job", "batch", "session"), default="batch",
+                   help="execution mode (default batch; session keeps the device between the "
+                        "dependent jobs of training where your plan allows it)")
+    u.add_argument("--seed", type=int, default=None,
+                   help="transpiler seed (default 0) and simulator / twirling seed")
+    u.add_argument("--name", default=None,
+                   help="name of the unlearned model in the run (default <method>@<device>)")
+    u.add_argument("--max-jobs", type=int, default=None,
+                   help="send at most this many new jobs, then stop (run again to continue)")
+    u.add_argument("--dry-run", action="store_true",
+                   help="rehearse and print the cost only (a real device's target is read "
+                        "with your account; nothing is sent)")
+    u.add_argument("--yes", action="store_true", help="run without asking")
+    _account(u)
 
     st = sub.add_parser("status", help="list submitted jobs and their current status",
                         description="Reconnect to the jobs in RUN_DIR/hardware/jobs.json.")
@@ -127,16 +170,9 @@ def _submit(args: argparse.Namespace) -> int:
         return 0
     if not plan.jobs:
         return 0
-    if not args.yes:
-        answer = _confirm("submit? [y/N] ")
-        if answer is None:
-            print("error: refusing to submit without confirmation: stdin is not a terminal; "
-                  "pass --yes to submit non-interactively (or --dry-run to see the cost only)",
-                  file=sys.stderr)
-            return 2
-        if not answer:
-            print("nothing was sent")
-            return 1
+    refused = _ask(args)
+    if refused is not None:
+        return refused
     job_ids = execute(plan, run, store)
     print(f"{len(job_ids)} job(s) recorded in {store.path}")
     if plan.local:
@@ -144,6 +180,77 @@ def _submit(args: argparse.Namespace) -> int:
     else:
         print(f"check progress with: qunlearn hw status {args.run_dir}; when done: "
               f"qunlearn hw fetch {args.run_dir}")
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int | None:
+    """``None`` to go ahead, else the exit code (refused, or nobody could be asked)."""
+    if args.yes:
+        return None
+    answer = _confirm("submit? [y/N] ")
+    if answer is None:
+        print("error: refusing to submit without confirmation: stdin is not a terminal; "
+              "pass --yes to submit non-interactively (or --dry-run to see the cost only)",
+              file=sys.stderr)
+        return 2
+    if not answer:
+        print("nothing was sent")
+        return 1
+    return None
+
+
+def _unlearn(args: argparse.Namespace) -> int:
+    from qiskit_unlearn.config import parse_override
+    from qiskit_unlearn.hardware.journal import JobBudgetReached
+    from qiskit_unlearn.hardware.runs import FinishedRun
+    from qiskit_unlearn.hardware.store import JobStore
+    from qiskit_unlearn.hardware.unlearn import (
+        UnlearnRequest,
+        describe_unlearning,
+        execute_unlearning,
+        plan_unlearning,
+    )
+
+    params = {}
+    for text in args.params:
+        path, value = parse_override(text)
+        if len(path) != 1:
+            raise HardwareError(f"--param takes a hyperparameter name, e.g. --param epochs=1; "
+                                f"got {text!r}")
+        params[path[0]] = value
+    if args.max_jobs is not None and args.max_jobs < 1:
+        raise HardwareError(f"--max-jobs must be at least 1, got {args.max_jobs}")
+    request = UnlearnRequest(
+        device=args.device, method=args.method, params=params, seeds=args.seeds,
+        scenarios=args.scenarios, shots=args.shots, precision=args.precision,
+        resilience_level=args.resilience_level, optimization_level=args.optimization_level,
+        mode=args.mode, seed=args.seed, name=args.name)
+    run = FinishedRun(args.run_dir)
+    store = JobStore(args.run_dir, channel=args.channel, instance=args.instance)
+    if not args.dry_run and not request.device.lower().startswith("fake"):
+        store.service()  # a missing IBM account fails here, before the rehearsal
+    plan = plan_unlearning(run, store, request)
+    for line in describe_unlearning(plan):
+        print(line)
+    if args.dry_run:
+        print("dry run: nothing was sent")
+        return 0
+    if not plan.cost().jobs:
+        return 0
+    refused = _ask(args)
+    if refused is not None:
+        return refused
+    try:
+        rows = execute_unlearning(plan, run, store, max_jobs=args.max_jobs)
+    except JobBudgetReached:
+        print(f"stopped: --max-jobs {args.max_jobs} new jobs sent; every finished job is in the "
+              "journal under RUN_DIR/hardware/unlearn/. Run the same command again to continue "
+              "(finished jobs are replayed, not sent again).")
+        return 3
+    if rows:
+        print(f"results: {store.root / 'unlearn-results.csv'}; measure the model on the device "
+              f"with: qunlearn hw submit {args.run_dir} --device {plan.device} "
+              f"--models {plan.name}")
     return 0
 
 
@@ -197,7 +304,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    actions = {"submit": _submit, "status": _status, "fetch": _fetch}
+    actions = {"submit": _submit, "unlearn": _unlearn, "status": _status, "fetch": _fetch}
     try:
         return actions[args.hw_action](args)
     except ValueError as exc:  # HardwareError, BackendError, ConfigError: the fix is in the text

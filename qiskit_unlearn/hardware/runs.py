@@ -11,6 +11,7 @@ classical parts around the circuit (``encode`` / ``decode``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ import torch
 from qiskit_unlearn.evaluate.suite import EvalSets
 from qiskit_unlearn.hardware.base import ORIGINAL, RETRAIN, HardwareError, sha256_file
 from qiskit_unlearn.train import load_checkpoint
+
+_UNLEARNED = re.compile(r"\d+__(.+)\.pt")
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,13 @@ class FinishedRun:
         return bool(self.cfg["evaluation"]["mia"])
 
     def methods(self) -> list[str]:
-        """Model names in table order: the teacher, the oracle, then the configured methods."""
+        """Model names in table order: the teacher, the oracle, the configured methods, then
+        models unlearned on hardware (``qunlearn hw unlearn``, e.g. ``ga@fake_manila``)."""
         configured = [m for m in self.cfg["unlearn"]["methods"] if m != RETRAIN]
-        return [ORIGINAL, RETRAIN, *configured]
+        known = {ORIGINAL, RETRAIN, *configured}
+        found = {m.group(1) for path in (self.dir / "unlearned").glob("*__seed*__*.pt")
+                 if (m := _UNLEARNED.fullmatch(path.name.split("__seed", 1)[1]))}
+        return [ORIGINAL, RETRAIN, *configured, *sorted(found - known)]
 
     def checkpoint(self, seed: int, scenario: str, model: str) -> str:
         if model in (ORIGINAL, RETRAIN):
@@ -141,6 +148,15 @@ class FinishedRun:
             built = build_scenario(self.scenario_cfgs[scenario], data, seed)
             self._sets[key] = eval_sets(built, data, self.cfg["unlearn"]["faithful"], seed)
         return self._sets[key]
+
+    def unlearn_data(self, seed: int, scenario: str) -> Any:
+        """The ``UnlearnData`` ``qunlearn run`` gave every method for this seed and scenario."""
+        from qiskit_unlearn.unlearn import UnlearnData
+
+        sets = self.sets(seed, scenario)
+        faithful = self.cfg["unlearn"]["faithful"]
+        return UnlearnData(sets.retain, sets.forget, sets.test if faithful else sets.val,
+                           self._data[seed]["num_classes"], seed=seed)
 
     def split(self, seed: int, scenario: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         return self.sets(seed, scenario).split(split)

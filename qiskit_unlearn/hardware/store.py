@@ -178,6 +178,12 @@ class JobStore:
         self.save_result(job["job_id"], result)
         return result
 
+    @property
+    def account(self) -> dict[str, str]:
+        """The ``channel`` / ``instance`` given to pick the saved account (no credentials)."""
+        return {k: v for k, v in zip(("channel", "instance"), self._account, strict=True)
+                if v is not None}
+
     def remote_job(self, job_id: str) -> Any:
         return self.service().job(job_id)
 

@@ -126,8 +126,12 @@ def parse_device(name: str) -> tuple[str, bool]:
     return key, False
 
 
-def _runtime(request: SubmitRequest, device: str, local: bool) -> tuple[dict[str, Any], Any]:
-    """Validated settings (``backends.ibm`` rules) and the record that identifies them."""
+def runtime_options(request: Any, device: str, local: bool) -> tuple[dict[str, Any], Any]:
+    """Validated settings (``backends.ibm`` rules) and the record that identifies them.
+
+    ``request`` is a :class:`SubmitRequest` or anything with its ``shots``, ``precision``,
+    ``seed``, ``optimization_level``, ``mode`` and ``resilience_level`` fields.
+    """
     if request.mode not in MODES:
         raise HardwareError(f"--mode must be one of {', '.join(MODES)}, got {request.mode!r}")
     resilience = request.resilience_level
@@ -168,7 +172,7 @@ def plan_submission(run: FinishedRun, store: JobStore, request: SubmitRequest, *
     ``network=False`` (dry runs) judges IBM jobs by their last stored status.
     """
     device, local = parse_device(request.device)
-    settings, runtime = _runtime(request, device, local)
+    settings, runtime = runtime_options(request, device, local)
     splits = list(SPLITS) if request.splits is None else list(request.splits)
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown or not splits:
@@ -242,13 +246,14 @@ def _isa_record(isa: Any, backend: Any) -> dict[str, Any]:
             "num_parameters": isa.num_parameters}
 
 
-def _backend(plan: Plan, store: JobStore) -> Any:
+def device_backend(plan: Any, store: JobStore) -> Any:
+    """The device of a plan (``.device``, ``.local``): a fake device, or IBM's by name."""
     if plan.local:
         return fake_backend(plan.device)
     return ibm.runtime_device(store.service(), plan.device, 1)
 
 
-def _estimator(mode: Any, options: dict[str, Any]) -> Any:
+def runtime_estimator(mode: Any, options: dict[str, Any]) -> Any:
     from qiskit_ibm_runtime import EstimatorV2
 
     with warnings.catch_warnings():  # the project uses EstimatorV2 throughout (backends.ibm)
@@ -263,7 +268,7 @@ def execute(plan: Plan, run: FinishedRun, store: JobStore,
     in ``jobs.json`` as soon as IBM returns it; local jobs are then waited for and stored."""
     from qiskit_unlearn.pipeline import package_versions
 
-    backend = _backend(plan, store)
+    backend = device_backend(plan, store)
     runtime = plan.runtime
     isa: dict[str, tuple[Any, list[Any]]] = {}
     for group in plan.pubs:
@@ -285,7 +290,7 @@ def execute(plan: Plan, run: FinishedRun, store: JobStore,
     mode = ibm.open_execution_mode(runtime.mode, backend)
     handles: list[tuple[str, Any]] = []
     try:
-        estimator = _estimator(mode, runtime.estimator_options)
+        estimator = runtime_estimator(mode, runtime.estimator_options)
         store.add_submission(record)
         for number, groups in enumerate(plan.jobs, 1):
             pubs = []

@@ -147,6 +147,9 @@ class QuantumLayer(nn.Module):
         return self.num_outputs * 2 * shifted
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self.qnn, "expect_backward"):  # BatchedEstimatorQNN: gradient in this job
+            self.qnn.expect_backward = torch.is_grad_enabled() and (
+                self.connector.weight.requires_grad or x.requires_grad)
         out = self.connector(x.to(torch.float32))
         if CircuitCounter._active:
             rows = len(x)

@@ -13,58 +13,26 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
+from ibm_stubs import SECRET_INSTANCE, SECRET_TOKEN, DeviceService, StubJob, StubService
+from run_helpers import finished_tiny_run
 
-from qiskit_unlearn.config import load_config
 from qiskit_unlearn.hardware.cli import main
 from qiskit_unlearn.hardware.runs import FinishedRun, Target
-from qiskit_unlearn.pipeline import run_experiment
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The EstimatorV2 class is deprecated:DeprecationWarning")
 
-CONFIG = """
-[experiment]
-name = "tiny-hw"
-seeds = [0]
-[data]
-dataset = "iris"
-val_size = 0.2
-preprocess = "pca-angles"
-[model]
-kind = "hybrid-pca"
-num_qubits = 2
-layers = 1
-head_hidden = 8
-[train]
-epochs = 3
-lr = 0.1
-batch_size = 16
-patience = 3
-[[scenario]]
-kind = "class"
-classes = [0]
-[unlearn]
-methods = ["retrain", "ga"]
-[unlearn.params.ga]
-epochs = 1
-"""
 FAKE = ["--device", "fake_manila", "--shots", "1000", "--seed", "3"]
 MODELS = ["original", "retrain", "ga"]
-SECRET_TOKEN = "tok-DO-NOT-WRITE-7f3a9c"
-SECRET_INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/DO-NOT-WRITE-91b2::"
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("run")
-    (root / "tiny.toml").write_text(CONFIG, encoding="utf-8")
-    return run_experiment(load_config(root / "tiny.toml"), root / "run", cache_dir=None,
-                          progress=False, echo=lambda *_: None, report=False)
+    return finished_tiny_run(tmp_path_factory.mktemp("run"))
 
 
 @pytest.fixture(scope="module")
@@ -292,33 +260,6 @@ def test_missing_ibm_account_says_how_to_save_one(finished_run, tmp_path, capsys
     assert "resilience level 1" in capsys.readouterr().out
 
 
-class _StubJob:
-    def __init__(self, status: str, result=None) -> None:
-        self._status, self._result = status, result
-
-    def status(self) -> str:
-        return self._status
-
-    def error_message(self) -> str:
-        return "Error code 1517: the job exceeded its time limit"
-
-    def result(self):
-        return self._result
-
-
-class _StubService:
-    """``QiskitRuntimeService`` without network: jobs by id, as IBM would return them."""
-
-    jobs: ClassVar[dict[str, _StubJob]] = {}
-    opened: ClassVar[list[tuple]] = []
-
-    def __init__(self, channel=None, instance=None) -> None:  # no token argument exists
-        self.opened.append((channel, instance))
-
-    def job(self, job_id: str) -> _StubJob:
-        return self.jobs[job_id]
-
-
 def test_ibm_jobs_reconnect_by_id_and_no_credentials_are_written(submitted_run, tmp_path,
                                                                  capsys, monkeypatch):
     import qiskit_ibm_runtime
@@ -326,8 +267,8 @@ def test_ibm_jobs_reconnect_by_id_and_no_credentials_are_written(submitted_run, 
 
     monkeypatch.setenv("QISKIT_IBM_TOKEN", SECRET_TOKEN)
     monkeypatch.setenv("QISKIT_IBM_INSTANCE", SECRET_INSTANCE)
-    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", _StubService)
-    _StubService.opened = []
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", StubService)
+    StubService.opened = []
     run = _copy(submitted_run, tmp_path)
     # turn the local submission into one made on an IBM device, results not yet downloaded
     path = run / "hardware" / "jobs.json"
@@ -342,24 +283,24 @@ def test_ibm_jobs_reconnect_by_id_and_no_credentials_are_written(submitted_run, 
         stored.unlink()
     path.write_text(json.dumps(data))
     first, second, third = (job["job_id"] for job in sub["jobs"])
-    _StubService.jobs = {first: _StubJob("DONE", results[first]),
-                         second: _StubJob("RUNNING"), third: _StubJob("ERROR")}
+    StubService.jobs = {first: StubJob("DONE", results[first]),
+                         second: StubJob("RUNNING"), third: StubJob("ERROR")}
 
     assert main(["status", str(run), "--instance", "my-instance"]) == 0
     out = capsys.readouterr().out
     assert "1 finished, 1 pending, 1 failed" in out and "Error code 1517" in out
     assert ("--device ibm_fakeland --shots 1000 --optimization-level 2 --resilience-level 1 "
             "--models ga") in out
-    assert _StubService.opened == [(None, "my-instance")]  # the saved account, once
+    assert StubService.opened == [(None, "my-instance")]  # the saved account, once
 
-    _StubService.jobs[second] = _StubJob("DONE", results[second])
+    StubService.jobs[second] = StubJob("DONE", results[second])
     assert main(["fetch", str(run)]) == 0
     rows = _rows(run / "hardware" / "results.csv")
     assert list(rows) == ["original", "retrain"]
     assert rows["original"]["device"] == "ibm_fakeland" and rows["original"][
         "resilience_level"] == "1"
     assert (run / "hardware" / "results" / f"{second}.json").is_file()  # downloaded once
-    _StubService.jobs.clear()  # later fetches need no network for finished jobs
+    StubService.jobs.clear()  # later fetches need no network for finished jobs
     assert main(["fetch", str(run)]) == 0
 
     for file in run.rglob("*"):
@@ -390,20 +331,12 @@ def test_changed_checkpoints_are_not_mixed_with_old_measurements(submitted_run, 
     assert "1 jobs, 5 PUBs" in capsys.readouterr().out
 
 
-class _DeviceService(_StubService):
-    def backend(self, name: str):
-        from qiskit_unlearn.backends.noise import fake_backend
-
-        assert name == "ibm_fakeland"
-        return fake_backend("manila")
-
-
 @pytest.mark.filterwarnings("ignore:The resilience_level option has no effect:UserWarning")
 def test_submit_to_an_ibm_device_records_the_job_and_returns(finished_run, tmp_path, capsys,
                                                              monkeypatch):
     import qiskit_ibm_runtime
 
-    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", _DeviceService)
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", DeviceService)
     run = _copy(finished_run, tmp_path)
     assert main(["submit", str(run), "--device", "ibm_fakeland", "--models", "ga", "--splits",
                  "test", "--precision", "0.05", "--resilience-level", "0", "--yes"]) == 0

@@ -1,0 +1,276 @@
+"""Job accounting and the job journal of hardware training (``qunlearn hw unlearn``).
+
+Training on a device is a chain of dependent jobs: each step's weights depend on the
+previous job's results. The journal writes every job id to disk the moment IBM accepts the
+job, before waiting on it, and stores each result once it is finished. Because an unlearning
+method is deterministic given its seed and the estimator's results, running it again
+*replays* the journal: finished jobs are answered from disk, a job that is still queued is
+reconnected to by id (another process, another day), and only the jobs never sent are sent.
+Each replayed job is checked against the journal by a digest of its PUBs, so a changed
+model, data set or setting can never be answered with another job's results.
+
+:class:`CostRecorder` counts the same quantities (jobs, PUBs, parameter sets, circuit
+executions) for any estimator: wrapped around the exact ``ideal:<device>`` simulation it
+prices a hardware run before anything is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qiskit.primitives import BaseEstimatorV2
+from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
+from qiskit.quantum_info import PauliList
+
+from qiskit_unlearn.hardware.base import FAILED, HardwareError, utc_now, write_atomic
+from qiskit_unlearn.hardware.pubs import fingerprint
+
+FORMAT = 1
+
+
+@dataclass
+class JobCost:
+    """What a sequence of estimator jobs asks a device for."""
+
+    jobs: int = 0
+    pubs: int = 0
+    parameter_sets: int = 0
+    circuit_executions: int = 0
+
+    def add(self, other: JobCost) -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+    def shots(self, shots_per_execution: int) -> int:
+        return self.circuit_executions * shots_per_execution
+
+
+_BASES: dict[tuple[str, ...], int] = {}
+
+
+def _bases(pub: EstimatorPub) -> int:
+    """Qubit-wise commuting groups of all the PUB's Pauli terms: circuits per parameter set."""
+    labels = tuple(sorted({label for obs in pub.observables.ravel().tolist() for label in obs}))
+    if labels not in _BASES:
+        _BASES[labels] = len(PauliList(list(labels)).group_qubit_wise_commuting())
+    return _BASES[labels]
+
+
+def pubs_cost(pubs: Iterable[EstimatorPub]) -> JobCost:
+    """The cost of one job holding ``pubs``: a device runs every parameter set in every
+    measurement basis of its PUB's observables."""
+    cost = JobCost(jobs=1)
+    for pub in pubs:
+        sets = int(np.prod(pub.parameter_values.shape, dtype=int))
+        cost.pubs += 1
+        cost.parameter_sets += sets
+        cost.circuit_executions += sets * _bases(pub)
+    return cost
+
+
+class _Fingerprints:
+    """Circuit digests by object (each circuit is digested once; references keep ids unique)."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Any, str]] = {}
+
+    def __call__(self, circuit: Any) -> str:
+        entry = self._known.get(id(circuit))
+        if entry is None or entry[0] is not circuit:
+            entry = self._known[id(circuit)] = (circuit, fingerprint(circuit, []))
+        return entry[1]
+
+
+def pubs_digest(pubs: Iterable[EstimatorPub], circuit_digest: Callable[[Any], str]) -> str:
+    """Digest of what a job asks: circuits, observables, values (to 1e-9) and precisions."""
+    h = hashlib.sha256()
+    for pub in pubs:
+        values = np.round(np.asarray(pub.parameter_values.as_array(), dtype=float), 9) + 0.0
+        h.update(circuit_digest(pub.circuit).encode())
+        h.update(repr(pub.observables.tolist()).encode())
+        h.update(repr((values.shape, pub.precision)).encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
+
+
+def _coerce(pubs: Iterable[EstimatorPubLike], precision: float | None) -> list[EstimatorPub]:
+    return [EstimatorPub.coerce(pub, precision) for pub in pubs]
+
+
+class _Finished:
+    """A job whose result is already here (what the wrapped estimators return)."""
+
+    def __init__(self, result: Any, job_id: str) -> None:
+        self._result, self._job_id = result, job_id
+
+    def result(self) -> Any:
+        return self._result
+
+    def job_id(self) -> str:
+        return self._job_id
+
+    def status(self) -> str:
+        return "DONE"
+
+    def done(self) -> bool:
+        return True
+
+
+class RecordingEstimator(BaseEstimatorV2):
+    """Passes jobs to ``estimator`` and adds their cost to ``cost``."""
+
+    def __init__(self, estimator: BaseEstimatorV2, cost: JobCost) -> None:
+        self.estimator, self.cost = estimator, cost
+
+    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> Any:
+        coerced = _coerce(pubs, precision)
+        self.cost.add(pubs_cost(coerced))
+        return self.estimator.run(coerced)
+
+
+class CostRecorder:
+    """A route for :func:`qiskit_unlearn.qnn.routed_estimators` that counts every job."""
+
+    def __init__(self) -> None:
+        self.cost = JobCost()
+
+    def __call__(self, estimator: BaseEstimatorV2) -> BaseEstimatorV2:
+        return RecordingEstimator(estimator, self.cost)
+
+
+class JobBudgetReached(HardwareError):
+    """``--max-jobs`` new jobs were sent; the journal keeps them for the next run."""
+
+
+class JobJournal:
+    """``DIR/journal.json`` (the ordered jobs) and ``DIR/results/<index>.json`` (results)."""
+
+    def __init__(self, root: Path, header: dict[str, Any]) -> None:
+        self.root = Path(root)
+        self.path = self.root / "journal.json"
+        if self.path.is_file():
+            self.data = json.loads(self.path.read_text(encoding="utf-8"))
+            if self.data.get("format") != FORMAT:
+                raise HardwareError(f"{self.path} has format {self.data.get('format')!r}; "
+                                    f"this version reads format {FORMAT}")
+        else:
+            self.data = {"format": FORMAT, **header, "created": utc_now(), "jobs": []}
+            self._write()
+
+    def _write(self) -> None:
+        write_atomic(self.path, json.dumps(self.data, indent=1))
+
+    @property
+    def jobs(self) -> list[dict[str, Any]]:
+        return self.data["jobs"]
+
+    def entry(self, index: int) -> dict[str, Any] | None:
+        return self.jobs[index] if index < len(self.jobs) else None
+
+    def put(self, index: int, entry: dict[str, Any]) -> None:
+        if index < len(self.jobs):
+            self.jobs[index] = entry
+        elif index == len(self.jobs):
+            self.jobs.append(entry)
+        else:  # pragma: no cover - jobs are sent in order
+            raise HardwareError(f"journal {self.path} has no job {index - 1}")
+        self._write()
+
+    def update(self, index: int, **fields: Any) -> None:
+        self.jobs[index].update(fields)
+        self._write()
+
+    def result_path(self, index: int) -> Path:
+        return self.root / "results" / f"{index:05d}.json"
+
+    def save_result(self, index: int, result: Any) -> None:
+        from qiskit_ibm_runtime import RuntimeEncoder
+
+        write_atomic(self.result_path(index), json.dumps(result, cls=RuntimeEncoder))
+
+    def load_result(self, index: int) -> Any:
+        from qiskit_ibm_runtime import RuntimeDecoder
+
+        path = self.result_path(index)
+        if not path.is_file():
+            raise HardwareError(f"the journal says job {index} finished but {path} is missing; "
+                                f"delete {self.root} to run this unlearning again from scratch")
+        return json.loads(path.read_text(encoding="utf-8"), cls=RuntimeDecoder)
+
+    def cost(self) -> JobCost:
+        total = JobCost()
+        for entry in self.jobs:
+            total.add(JobCost(**{k: entry[k] for k in asdict(JobCost())}))
+        return total
+
+
+class JournaledEstimator(BaseEstimatorV2):
+    """Sends jobs to ``estimator`` in order, journaled; see the module docstring.
+
+    ``reconnect(job_id)`` returns a handle of a job sent by an earlier process (IBM jobs;
+    local-testing-mode jobs die with their process and are sent again). ``budget`` is shared
+    by every journal of one command: ``{"left": N}`` new jobs at most, ``None`` no limit.
+    """
+
+    def __init__(self, journal: JobJournal, estimator: BaseEstimatorV2, *,
+                 reconnect: Callable[[str], Any] | None, budget: dict[str, int] | None = None,
+                 echo: Callable[[str], None] = print, expected_jobs: int | None = None) -> None:
+        self.journal, self.estimator = journal, estimator
+        self.reconnect, self.budget, self.echo = reconnect, budget, echo
+        self.expected = expected_jobs
+        self.position = 0
+        self.sent = self.replayed = 0
+        self._digests = _Fingerprints()
+
+    def _label(self, index: int) -> str:
+        return f"job {index + 1}" + (f"/{self.expected}" if self.expected else "")
+
+    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> Any:
+        coerced = _coerce(pubs, precision)
+        index, self.position = self.position, self.position + 1
+        digest = pubs_digest(coerced, self._digests)
+        entry = self.journal.entry(index)
+        if entry is not None:
+            if entry["digest"] != digest:
+                raise HardwareError(
+                    f"job {index} of {self.journal.path} was sent with other circuits, "
+                    "observables or values than this run computes now: the model, data or "
+                    "settings changed since; delete that folder to start this unlearning over")
+            if entry["status"] == "DONE":
+                self.replayed += 1
+                return _Finished(self.journal.load_result(index), entry["job_id"])
+            if entry["status"] not in FAILED and self.reconnect is not None:
+                self.echo(f"  {self._label(index)}: reconnecting to {entry['job_id']}")
+                return self._wait(index, entry["job_id"], self.reconnect(entry["job_id"]))
+        if self.budget is not None:
+            if self.budget["left"] <= 0:
+                raise JobBudgetReached("the --max-jobs budget is used up")
+            self.budget["left"] -= 1
+        handle = self.estimator.run(coerced)
+        job_id = handle.job_id()
+        self.journal.put(index, {"index": index, "job_id": job_id, "digest": digest,
+                                 "status": "QUEUED", "error": None, "date": utc_now(),
+                                 **asdict(pubs_cost(coerced))})
+        self.sent += 1
+        return self._wait(index, job_id, handle)
+
+    def _wait(self, index: int, job_id: str, handle: Any) -> _Finished:
+        start = time.perf_counter()
+        try:
+            result = handle.result()
+        except Exception as exc:
+            self.journal.update(index, status="ERROR", error=f"{type(exc).__name__}: {exc}")
+            raise HardwareError(
+                f"{self._label(index)} ({job_id}) failed: {type(exc).__name__}: {exc}; run the "
+                "same command again to send it again (finished jobs are not sent twice)") from exc
+        self.journal.save_result(index, result)
+        self.journal.update(index, status="DONE", seconds=round(time.perf_counter() - start, 3))
+        self.echo(f"  {self._label(index)}: {job_id} done ({time.perf_counter() - start:.1f} s)")
+        return _Finished(result, job_id)
