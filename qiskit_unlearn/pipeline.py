@@ -18,6 +18,7 @@ import os
 import platform
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -331,6 +332,28 @@ def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | N
     ``eval_backend`` evaluates every model on another backend than it was trained on (noise
     studies: noise only at evaluation time); ``extra_columns`` are added to every row.
     """
+    with _job_log(cfg, out_dir):
+        return _run_experiment(cfg, out_dir, cache_dir=cache_dir, progress=progress, echo=echo,
+                               report=report, eval_backend=eval_backend,
+                               extra_columns=extra_columns)
+
+
+def _job_log(cfg: Mapping[str, Any], out_dir: Path) -> AbstractContextManager[Any]:
+    """On IBM backends (``ibm``, ``fake:<device>``) every job's id goes to
+    ``RUN_DIR/hardware/run-jobs.jsonl`` before the run waits on it."""
+    name = cfg["backend"]["name"]
+    if name != "ibm" and not name.startswith("fake:"):
+        return nullcontext()
+    from qiskit_unlearn.hardware.journal import JobLog
+    from qiskit_unlearn.qnn import routed_estimators
+
+    return routed_estimators(JobLog(out_dir / "hardware" / "run-jobs.jsonl"))
+
+
+def _run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None,
+                    progress: bool, echo: Any, report: bool,
+                    eval_backend: Mapping[str, Any] | None,
+                    extra_columns: Mapping[str, Any] | None) -> Path:
     for sub in ("checkpoints", "history", "curves", "unlearned"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     log = _logger(out_dir)

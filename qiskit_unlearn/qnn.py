@@ -17,7 +17,8 @@ from qiskit_unlearn.backends.base import BackendConfig, BackendError, resolve_ba
 from qiskit_unlearn.batched_qnn import BatchedEstimatorQNN
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
 
-EstimatorRoute = Callable[[BaseEstimatorV2], BaseEstimatorV2]
+#: ``route(estimator, backend_name)``: the estimator to use instead, or ``None`` to leave it.
+EstimatorRoute = Callable[[BaseEstimatorV2, str], BaseEstimatorV2 | None]
 _ROUTE: ContextVar[EstimatorRoute | None] = ContextVar("qiskit_unlearn_estimator_route",
                                                        default=None)
 
@@ -25,7 +26,8 @@ _ROUTE: ContextVar[EstimatorRoute | None] = ContextVar("qiskit_unlearn_estimator
 @contextmanager
 def routed_estimators(route: EstimatorRoute) -> Iterator[None]:
     """Every QNN that :func:`make_qnn` builds inside the block sends its jobs to
-    ``route(estimator)`` instead of the backend's own estimator (forward and gradient alike).
+    ``route(estimator, backend_name)`` instead of the backend's own estimator (forward and
+    gradient alike), unless the route returns ``None`` for that backend.
 
     Unlearning methods rebuild models (copies of the teacher, fresh models), so a wrapper set
     on one model would miss those; routing at construction reaches every copy. This is how
@@ -115,12 +117,13 @@ def make_qnn(
     factory, options = resolve_backend(config)
     parts = factory(circuit, obs, options)
     route = _ROUTE.get()
-    if route is not None:
+    routed = None if route is None else route(parts.estimator, config.name)
+    if routed is not None:
         if not isinstance(parts.gradient, BatchedParamShiftEstimatorGradient):
             raise BackendError(f"backend '{config.name}' cannot be routed (its gradient does not "
                                "go through the estimator); use a parameter-shift backend")
-        parts.estimator = route(parts.estimator)
-        parts.gradient = BatchedParamShiftEstimatorGradient(parts.estimator,
+        parts.estimator = routed
+        parts.gradient = BatchedParamShiftEstimatorGradient(routed,
                                                             precision=parts.gradient.precision)
     # Parameter-shift backends (Aer, IBM) get one-PUB forward passes and fused training steps;
     # the exact statevector engine keeps EstimatorQNN (its adjoint gradient reuses the forward).

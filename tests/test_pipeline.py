@@ -177,3 +177,32 @@ def test_faithful_switch_selects_the_study_versions_of_methods(tmp_path):
     assert method_params(explicit, "cf-k") == {"variant": "goel"}
     corrected = load_config(_config(tmp_path), [methods])
     assert method_params(corrected, "scrub+r") == {"faithful": False}
+
+
+def test_runs_on_an_ibm_backend_log_every_job_id_before_waiting(tmp_path, monkeypatch):
+    """``[backend] name = "fake:manila"``: training on the device (local testing mode)."""
+    import pytest
+    from qiskit_ibm_runtime.fake_provider.local_runtime_job import LocalRuntimeJob
+    from run_helpers import TINY_IRIS, finished_tiny_run
+
+    log = tmp_path / "run" / "hardware" / "run-jobs.jsonl"
+    real, waited = LocalRuntimeJob.result, []
+
+    def result(self):
+        assert self.job_id() in log.read_text()  # on disk before anyone waits
+        waited.append(self.job_id())
+        return real(self)
+
+    monkeypatch.setattr(LocalRuntimeJob, "result", result)
+    config = TINY_IRIS.replace("epochs = 3", "epochs = 1") + \
+        '[backend]\nname = "fake:manila"\nshots = 500\nseed = 3\n'
+    with pytest.warns(DeprecationWarning):  # IBM Runtime's EstimatorV2 deprecation notice
+        run = finished_tiny_run(tmp_path, config)
+    jobs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [j["job_id"] for j in jobs] == waited and len(set(waited)) == len(waited)
+    assert {j["backend"] for j in jobs} == {"fake:manila"}
+    # teacher (90 samples) and oracle (60) for one epoch at batch 16, and ga's 2 steps: each
+    # training step is one job carrying its forward and its gradient PUB
+    assert sum(j["pubs"] == 2 for j in jobs) == 6 + 4 + 2
+    rows = {r["method"]: r for r in csv.DictReader((run / "results.csv").open())}
+    assert float(rows["retrain"]["forget_accuracy"]) == 0.0

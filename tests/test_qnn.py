@@ -100,7 +100,8 @@ def test_routed_estimators_reach_every_qnn_built_in_the_block():
     kwargs = {"input_params": a.input_params, "weight_params": a.weight_params}
     seen = []
 
-    def route(estimator):
+    def route(estimator, backend):
+        assert backend in ("aer", "statevector")
         seen.append(estimator)
         return estimator
 
@@ -109,6 +110,8 @@ def test_routed_estimators_reach_every_qnn_built_in_the_block():
         with pytest.raises(BackendError, match="cannot be routed"):
             make_qnn(a.circuit, **kwargs)  # statevector's adjoint gradient bypasses estimators
     outside = make_qnn(a.circuit, backend="aer", **kwargs)
-    assert len(seen) == 1 and inside.estimator is seen[0]
+    assert len(seen) == 2 and inside.estimator is seen[0]  # aer, then statevector (refused)
     assert inside.gradient._estimator is seen[0]  # the gradient's jobs take the same route
     assert outside.estimator is not seen[0]
+    with routed_estimators(lambda estimator, backend: None):  # a route may leave a QNN alone
+        assert isinstance(make_qnn(a.circuit, **kwargs).estimator, FastStatevectorEstimator)

@@ -26,9 +26,9 @@ class BackendError(ValueError):
 class BackendConfig:
     """Which backend to run a QNN on, and its options.
 
-    ``name`` is one of the registered names (``statevector``, ``aer``, ``aer-noisy``, ``ibm``)
-    or ``fake:<device>``; ``options`` are the backend's keyword options (validated by the
-    backend's factory, which names the allowed keys on error).
+    ``name`` is one of the registered names (``statevector``, ``aer``, ``aer-noisy``, ``ibm``),
+    ``fake:<device>`` or ``ideal:<device>``; ``options`` are the backend's keyword options
+    (validated by the backend's factory, which names the allowed keys on error).
     """
 
     name: str = "statevector"

@@ -156,10 +156,17 @@ def _readout_pair(value: Any) -> tuple[float, float]:
                 "option 'readout_error' must be one flip probability p or a pair "
                 f"(p(1|0), p(0|1)), got {value!r}"
             )
-        return (check_number("readout_error p(1|0)", value[0], high=1.0),
+        pair = (check_number("readout_error p(1|0)", value[0], high=1.0),
                 check_number("readout_error p(0|1)", value[1], high=1.0))
-    p = check_number("readout_error", value, high=1.0)
-    return p, p
+    else:
+        p = check_number("readout_error", value, high=1.0)
+        pair = (p, p)
+    if math.isclose(sum(pair), 1.0):
+        raise BackendError(
+            f"option 'readout_error' {value!r}: with p(1|0) + p(0|1) = 1 every outcome is "
+            "independent of the state, so every expectation value is 0; use a smaller error "
+            "(e.g. readout_error=0.2)")
+    return pair
 
 
 def _thermal(t1: float, t2: float, time_1q: float, time_2q: float) -> tuple[QuantumError, ...]:

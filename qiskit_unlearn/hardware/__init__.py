@@ -1,11 +1,13 @@
-"""Evaluate a finished run's models on IBM quantum hardware (or a fake device), later.
+"""A finished run's models on IBM quantum hardware (or a fake device): evaluate, unlearn.
 
 ``submit`` turns each (model, split) into one batched Estimator PUB on an ISA circuit
 transpiled once, sends one job per model and records every job id in
 ``RUN_DIR/hardware/jobs.json`` before waiting on anything; ``status`` and ``fetch`` reconnect
 from that file in another process, on another day, and ``fetch`` writes the simulation's
 metric table for the measured models to ``RUN_DIR/hardware/results.csv``. Fake devices
-(``fake_manila``) run in IBM Runtime local testing mode, offline.
+(``fake_manila``) run in IBM Runtime local testing mode, offline. ``unlearn`` runs an
+unlearning method on the device, priced first by an exact rehearsal and journaled job by job
+(:mod:`qiskit_unlearn.hardware.unlearn`, :mod:`qiskit_unlearn.hardware.journal`).
 
 Names are imported on first use, so ``qunlearn --help`` does not load torch through here.
 """
@@ -21,6 +23,10 @@ _LAZY = {
     "FetchResult": "fetch", "fetch_results": "fetch", "job_statuses": "fetch",
     "FinishedRun": "runs", "Target": "runs",
     "JobStore": "store",
+    "CostRecorder": "journal", "JobBudgetReached": "journal", "JobCost": "journal",
+    "JobJournal": "journal", "JournaledEstimator": "journal",
+    "UnlearnPlan": "unlearn", "UnlearnRequest": "unlearn", "describe_unlearning": "unlearn",
+    "execute_unlearning": "unlearn", "plan_unlearning": "unlearn",
     "Plan": "submit", "SubmitRequest": "submit", "describe": "submit", "execute": "submit",
     "plan_submission": "submit",
 }

@@ -39,12 +39,27 @@ def _account(p: argparse.ArgumentParser) -> None:
                    help="IBM instance (CRN or name) of the saved account to use")
 
 
-def _budget(p: argparse.ArgumentParser) -> None:
+def _device_settings(p: argparse.ArgumentParser) -> None:
+    """Which seeds and scenarios, and how to run on the device (``submit`` and ``unlearn``)."""
+    p.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: all)")
+    p.add_argument("--scenarios", type=_names, default=None,
+                   help="comma-separated scenario names (default: all)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--shots", type=int, default=None,
                         help="shots per circuit execution (default 4096)")
     budget.add_argument("--precision", type=float, default=None,
                         help="target precision per expectation value (runs ceil(1/p²) shots)")
+    p.add_argument("--resilience-level", type=int, choices=(0, 1, 2), default=None,
+                   help="IBM error mitigation: 0 none, 1 readout (TREX, default), 2 + ZNE; "
+                        "not available in local testing mode")
+    p.add_argument("--optimization-level", type=int, choices=(0, 1, 2, 3), default=2,
+                   help="preset transpiler level for the ISA circuit (default 2)")
+    p.add_argument("--mode", choices=("job", "batch", "session"), default="batch",
+                   help="execution mode (default batch; session, which keeps the device "
+                        "between the dependent jobs of training, is not open to Open-plan "
+                        "accounts)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="transpiler seed (default 0) and simulator / twirling seed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,19 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--splits", type=_names, default=None,
                    help=f"comma-separated from {', '.join(SPLITS)} (default: all the metrics "
                         "need)")
-    s.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: all)")
-    s.add_argument("--scenarios", type=_names, default=None,
-                   help="comma-separated scenario names (default: all)")
-    _budget(s)
-    s.add_argument("--resilience-level", type=int, choices=(0, 1, 2), default=None,
-                   help="IBM error mitigation: 0 none, 1 readout (TREX, default), 2 + ZNE; "
-                        "not available in local testing mode")
-    s.add_argument("--optimization-level", type=int, choices=(0, 1, 2, 3), default=2,
-                   help="preset transpiler level for the ISA circuit (default 2)")
-    s.add_argument("--mode", choices=("job", "batch", "session"), default="batch",
-                   help="execution mode (default batch; Open-plan accounts cannot use session)")
-    s.add_argument("--seed", type=int, default=None,
-                   help="transpiler seed (default 0) and simulator / twirling seed")
+    _device_settings(s)
     s.add_argument("--resubmit-failed", action="store_true",
                    help="send PUBs again whose jobs failed, were cancelled or were lost")
     s.add_argument("--dry-run", action="store_true", help="print the plan and cost only")
@@ -100,19 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     u.add_argument("--param", dest="params", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hyperparameter of the method, e.g. --param epochs=1 "
                         "(repeatable; defaults: the run's [unlearn.params.<method>])")
-    u.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: all)")
-    u.add_argument("--scenarios", type=_names, default=None,
-                   help="comma-separated scenario names (default: all)")
-    _budget(u)
-    u.add_argument("--resilience-level", type=int, choices=(0, 1, 2), default=None,
-                   help="IBM error mitigation: 0 none, 1 readout (TREX, default), 2 + ZNE")
-    u.add_argument("--optimization-level", type=int, choices=(0, 1, 2, 3), default=2,
-                   help="preset transpiler level for the ISA circuit (default 2)")
-    u.add_argument("--mode", choices=("job", "batch", "session"), default="batch",
-                   help="execution mode (default batch; session keeps the device between the "
-                        "dependent jobs of training where your plan allows it)")
-    u.add_argument("--seed", type=int, default=None,
-                   help="transpiler seed (default 0) and simulator / twirling seed")
+    _device_settings(u)
     u.add_argument("--name", default=None,
                    help="name of the unlearned model in the run (default <method>@<device>)")
     u.add_argument("--max-jobs", type=int, default=None,
@@ -230,6 +221,9 @@ def _unlearn(args: argparse.Namespace) -> int:
     if not args.dry_run and not request.device.lower().startswith("fake"):
         store.service()  # a missing IBM account fails here, before the rehearsal
     plan = plan_unlearning(run, store, request)
+    if plan.local and args.resilience_level is not None:
+        print("note: local testing mode has no error mitigation; --resilience-level is ignored",
+              file=sys.stderr)
     for line in describe_unlearning(plan):
         print(line)
     if args.dry_run:

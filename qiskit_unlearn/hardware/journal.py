@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -141,8 +142,52 @@ class CostRecorder:
     def __init__(self) -> None:
         self.cost = JobCost()
 
-    def __call__(self, estimator: BaseEstimatorV2) -> BaseEstimatorV2:
+    def __call__(self, estimator: BaseEstimatorV2, backend: str) -> BaseEstimatorV2:
         return RecordingEstimator(estimator, self.cost)
+
+
+class LoggingEstimator(BaseEstimatorV2):
+    """Passes jobs to ``estimator`` and logs each job's id the moment it is accepted."""
+
+    def __init__(self, estimator: BaseEstimatorV2, log: JobLog, backend: str) -> None:
+        self.estimator, self.log, self.backend = estimator, log, backend
+
+    @property
+    def mode(self) -> Any:  # so backends.ibm.close_execution_mode finds the batch / session
+        return getattr(self.estimator, "mode", None)
+
+    @property
+    def options(self) -> Any:
+        return getattr(self.estimator, "options", None)
+
+    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> Any:
+        coerced = _coerce(pubs, precision)
+        handle = self.estimator.run(coerced)
+        self.log.record(handle.job_id(), self.backend, pubs_cost(coerced))
+        return handle
+
+
+class JobLog:
+    """A route that appends every job's id and cost to a JSON-lines file before anyone waits
+    on the job: ``qunlearn run`` on ``ibm`` / ``fake:`` backends keeps ``RUN_DIR/hardware/
+    run-jobs.jsonl`` this way, so no hardware job of a run is ever unaccounted for."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __call__(self, estimator: BaseEstimatorV2, backend: str) -> BaseEstimatorV2 | None:
+        if backend != "ibm" and not backend.startswith("fake:"):
+            return None  # e.g. an exact evaluation backend: no hardware jobs to account for
+        return LoggingEstimator(estimator, self, backend)
+
+    def record(self, job_id: str, backend: str, cost: JobCost) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"job_id": job_id, "date": utc_now(), "backend": backend,
+                           **asdict(cost)})
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 class JobBudgetReached(HardwareError):

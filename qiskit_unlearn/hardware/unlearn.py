@@ -299,7 +299,7 @@ def _evaluate(run: FinishedRun, plan: UnlearnPlan, task: UnlearnTask) -> dict[st
 
 def _always(estimator: Any) -> Callable[[Any], Any]:
     """A route that sends every QNN's jobs to ``estimator`` (its own one goes unused)."""
-    return lambda _own: estimator
+    return lambda _own, _backend: estimator
 
 
 def execute_unlearning(plan: UnlearnPlan, run: FinishedRun, store: JobStore, *,

@@ -42,6 +42,8 @@ def test_zero_rates_give_an_ideal_model() -> None:
         ({"depolarizing_1q": "high"}, "must be a number"),
         ({"readout_error": (0.1, 0.2, 0.3)}, "pair"),
         ({"readout_error": 2}, "readout_error"),
+        ({"readout_error": 0.5}, "every expectation value is 0"),
+        ({"readout_error": (0.3, 0.7)}, "independent of the state"),
         ({"t1": 100.0, "t2": 250.0}, "t2 <= 2*t1"),
         ({"t1": 0.0}, "'t1'"),
         ({"t2": 50.0}, "need t1"),

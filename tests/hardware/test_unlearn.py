@@ -181,10 +181,11 @@ def test_a_queued_ibm_job_is_reconnected_by_id(finished_run, tmp_path, capsys, m
     monkeypatch.setenv("QISKIT_IBM_TOKEN", SECRET_TOKEN)
     monkeypatch.setenv("QISKIT_IBM_INSTANCE", SECRET_INSTANCE)
     monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", DeviceService)
+    DeviceService.opened = []
     run = _copy(finished_run, tmp_path)
     name = "ga@ibm_fakeland"
     ibm = ["--device", "ibm_fakeland", "--method", "ga", "--param", "lr=0.1", "--shots", "1000",
-           "--resilience-level", "0", "--yes"]
+           "--resilience-level", "0", "--instance", SECRET_INSTANCE, "--yes"]
     assert main(["unlearn", str(run), *ibm, "--max-jobs", "2"]) == 3
     out = capsys.readouterr().out
     assert "IBM Quantum hardware: billed by QPU time" in out and "resilience level 0" in out
@@ -206,6 +207,7 @@ def test_a_queued_ibm_job_is_reconnected_by_id(finished_run, tmp_path, capsys, m
     assert f"reconnecting to {queued['job_id']}" in out
     assert len(sent) == JOBS - 2  # the queued job was waited for, not sent again
     assert stored.is_file() and (run / f"unlearned/class-0__seed0__{name}.pt").is_file()
+    assert set(DeviceService.opened) == {(None, SECRET_INSTANCE)}  # the saved account only
     for file in run.rglob("*"):
         if file.is_file():
             blob = file.read_bytes()
