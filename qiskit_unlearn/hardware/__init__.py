@@ -27,7 +27,8 @@ _LAZY = {
     "JobJournal": "journal", "JournaledEstimator": "journal",
     "UnlearnPlan": "unlearn", "UnlearnRequest": "unlearn", "describe_unlearning": "unlearn",
     "execute_unlearning": "unlearn", "plan_unlearning": "unlearn",
-    "Plan": "submit", "SubmitRequest": "submit", "describe": "submit", "execute": "submit",
+    "DeviceRequest": "submit", "Plan": "submit", "SubmitRequest": "submit", "describe": "submit",
+    "execute": "submit",
     "plan_submission": "submit",
 }
 

@@ -151,19 +151,9 @@ def _submit(args: argparse.Namespace) -> int:
     run = FinishedRun(args.run_dir)
     store = JobStore(args.run_dir, channel=args.channel, instance=args.instance)
     plan = plan_submission(run, store, request, network=not args.dry_run)
-    if plan.local and args.resilience_level is not None:
-        print("note: local testing mode has no error mitigation; --resilience-level is ignored",
-              file=sys.stderr)
-    for line in describe(plan):
-        print(line)
-    if args.dry_run:
-        print("dry run: nothing was sent")
-        return 0
-    if not plan.jobs:
-        return 0
-    refused = _ask(args)
-    if refused is not None:
-        return refused
+    stop = _present(args, describe(plan), local=plan.local, work=bool(plan.jobs))
+    if stop is not None:
+        return stop
     job_ids = execute(plan, run, store)
     print(f"{len(job_ids)} job(s) recorded in {store.path}")
     if plan.local:
@@ -174,8 +164,20 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask(args: argparse.Namespace) -> int | None:
-    """``None`` to go ahead, else the exit code (refused, or nobody could be asked)."""
+def _present(args: argparse.Namespace, lines: Sequence[str], *, local: bool,
+             work: bool) -> int | None:
+    """Print a plan and ask; ``None`` to go ahead, else the exit code (dry run, nothing to
+    send, refused, or nobody could be asked)."""
+    if local and args.resilience_level is not None:
+        print("note: local testing mode has no error mitigation; --resilience-level is ignored",
+              file=sys.stderr)
+    for line in lines:
+        print(line)
+    if args.dry_run:
+        print("dry run: nothing was sent")
+        return 0
+    if not work:
+        return 0
     if args.yes:
         return None
     answer = _confirm("submit? [y/N] ")
@@ -221,19 +223,10 @@ def _unlearn(args: argparse.Namespace) -> int:
     if not args.dry_run and not request.device.lower().startswith("fake"):
         store.service()  # a missing IBM account fails here, before the rehearsal
     plan = plan_unlearning(run, store, request)
-    if plan.local and args.resilience_level is not None:
-        print("note: local testing mode has no error mitigation; --resilience-level is ignored",
-              file=sys.stderr)
-    for line in describe_unlearning(plan):
-        print(line)
-    if args.dry_run:
-        print("dry run: nothing was sent")
-        return 0
-    if not plan.cost().jobs:
-        return 0
-    refused = _ask(args)
-    if refused is not None:
-        return refused
+    stop = _present(args, describe_unlearning(plan), local=plan.local,
+                    work=bool(plan.cost().jobs))
+    if stop is not None:
+        return stop
     try:
         rows = execute_unlearning(plan, run, store, max_jobs=args.max_jobs)
     except JobBudgetReached:

@@ -46,13 +46,11 @@ DEFAULT_RESILIENCE_LEVEL = 1
 _RANK = {"failed": 0, "pending": 1, "finished": 2}
 
 
-@dataclass(frozen=True)
-class SubmitRequest:
-    """What to run where; ``None`` for models / splits / seeds / scenarios means all."""
+@dataclass(frozen=True, kw_only=True)
+class DeviceRequest:
+    """Which seeds and scenarios of a run go to which device, and how (``None``: all)."""
 
     device: str
-    models: Sequence[str] | None = None
-    splits: Sequence[str] | None = None
     seeds: Sequence[int] | None = None
     scenarios: Sequence[str] | None = None
     shots: int | None = None
@@ -61,6 +59,14 @@ class SubmitRequest:
     optimization_level: int = ibm.DEFAULT_OPTIMIZATION_LEVEL
     mode: str = DEFAULT_MODE
     seed: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitRequest(DeviceRequest):
+    """Which models and splits to measure; ``None`` means all."""
+
+    models: Sequence[str] | None = None
+    splits: Sequence[str] | None = None
     resubmit_failed: bool = False
 
 
@@ -126,12 +132,9 @@ def parse_device(name: str) -> tuple[str, bool]:
     return key, False
 
 
-def runtime_options(request: Any, device: str, local: bool) -> tuple[dict[str, Any], Any]:
-    """Validated settings (``backends.ibm`` rules) and the record that identifies them.
-
-    ``request`` is a :class:`SubmitRequest` or anything with its ``shots``, ``precision``,
-    ``seed``, ``optimization_level``, ``mode`` and ``resilience_level`` fields.
-    """
+def runtime_options(request: DeviceRequest, device: str, local: bool
+                    ) -> tuple[dict[str, Any], Any]:
+    """Validated settings (``backends.ibm`` rules) and the record that identifies them."""
     if request.mode not in MODES:
         raise HardwareError(f"--mode must be one of {', '.join(MODES)}, got {request.mode!r}")
     resilience = request.resilience_level

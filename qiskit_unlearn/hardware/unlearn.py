@@ -23,7 +23,7 @@ import hashlib
 import io
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from qiskit_unlearn.hardware.journal import (
 from qiskit_unlearn.hardware.runs import FinishedRun, Target
 from qiskit_unlearn.hardware.store import JobStore
 from qiskit_unlearn.hardware.submit import (
-    DEFAULT_MODE,
+    DeviceRequest,
     device_backend,
     parse_device,
     runtime_estimator,
@@ -64,21 +64,12 @@ RESULTS_FILE = "unlearn-results.csv"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+@-]*")
 
 
-@dataclass(frozen=True)
-class UnlearnRequest:
-    """Which method to run where; ``None`` seeds / scenarios mean all of the run's."""
+@dataclass(frozen=True, kw_only=True)
+class UnlearnRequest(DeviceRequest):
+    """Which method to run (with ``params`` over the run's own), and the model's name."""
 
-    device: str
     method: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    seeds: Sequence[int] | None = None
-    scenarios: Sequence[str] | None = None
-    shots: int | None = None
-    precision: float | None = None
-    resilience_level: int | None = None
-    optimization_level: int = ibm.DEFAULT_OPTIMIZATION_LEVEL
-    mode: str = DEFAULT_MODE
-    seed: int | None = None
     name: str | None = None
 
 
