@@ -244,11 +244,22 @@ def _unlearn(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from qiskit_unlearn.hardware.fetch import job_statuses, resubmit_commands
     from qiskit_unlearn.hardware.store import JobStore
+    from qiskit_unlearn.hardware.unlearn import unlearning_statuses
 
     store = JobStore(args.run_dir, channel=args.channel, instance=args.instance)
     rows = job_statuses(store, network=not args.offline)
+    unlearning = unlearning_statuses(store, network=not args.offline)
+    if unlearning:
+        print("on-device unlearning ('qunlearn hw unlearn'; run the same command again to "
+              "continue an unfinished one):")
+        for u in unlearning:
+            state = "finished" if u["finished"] else \
+                f"unfinished, last job {u['last_job'] or '-'} {u['last_status']}"
+            print(f"  {u['name']:20s} seed {u['seed']} / {u['scenario']:12s} {u['done']} of "
+                  f"{u['jobs']} jobs done, {state}")
     if not rows:
-        print(f"no jobs in {store.path}; send some with 'qunlearn hw submit'")
+        if not unlearning:
+            print(f"no jobs in {store.path}; send some with 'qunlearn hw submit'")
         return 0
     width = max(len(r["job_id"]) for r in rows)
     print(f"{'job id':{width}s}  {'device':14s} {'submitted':25s} {'status':10s} pubs  models")

@@ -33,7 +33,7 @@ Submission = dict[str, Any]
 Job = dict[str, Any]
 
 
-def _status_name(status: Any) -> str:
+def status_name(status: Any) -> str:
     """IBM jobs report strings, local jobs ``JobStatus`` members: both become ``"DONE"`` etc."""
     return str(getattr(status, "name", status)).upper()
 
@@ -130,7 +130,7 @@ class JobStore:
                                               "mode job ended before storing its result")
             elif network:
                 remote = self.remote_job(job["job_id"])
-                status = _status_name(remote.status())
+                status = status_name(remote.status())
                 error = remote.error_message() if status == "ERROR" else None
                 if status != job["status"]:
                     changes[job["job_id"]] = (status, error)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ from qiskit_unlearn.hardware.base import (
     RETRAIN,
     HardwareError,
     canonical,
+    status_kind,
     utc_now,
     write_atomic,
 )
@@ -362,4 +364,30 @@ def execute_unlearning(plan: UnlearnPlan, run: FinishedRun, store: JobStore, *,
     finally:
         if plan.runtime.mode != "job":
             mode.close()
+    return rows
+
+
+def unlearning_statuses(store: JobStore, *, network: bool = True) -> list[dict[str, Any]]:
+    """One row per on-device unlearning (journal): jobs finished, the last job and its status
+    (asked of IBM when it is still unfinished and ``network``), and whether the model is done."""
+    from qiskit_unlearn.hardware.store import status_name
+
+    rows = []
+    for path in sorted((store.root / "unlearn").glob("*/*/journal.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        jobs = data["jobs"]
+        last = jobs[-1] if jobs else {"job_id": "", "status": "-"}
+        status = last["status"]
+        if jobs and status_kind(status) == "pending":
+            if data["local_testing_mode"]:
+                status = "LOST"  # local jobs end with their process; the next run resends it
+            elif network:
+                status = status_name(store.remote_job(last["job_id"]).status())
+        checkpoint = store.root.parent / "unlearned" / \
+            f"{data['scenario']}__seed{data['seed']}__{data['name']}.pt"
+        finished = checkpoint.is_file() and load_checkpoint(checkpoint).get("key") == data["key"]
+        rows.append({"name": data["name"], "seed": data["seed"], "scenario": data["scenario"],
+                     "device": data["device"], "done": sum(j["status"] == "DONE" for j in jobs),
+                     "jobs": len(jobs), "last_job": last["job_id"], "last_status": status,
+                     "finished": finished})
     return rows

@@ -144,7 +144,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=300, check=False, stdin=subprocess.DEVNULL)
 
 
-def test_an_interrupted_run_continues_in_a_fresh_process(finished_run, unlearned, tmp_path):
+def test_an_interrupted_run_continues_in_a_fresh_process(finished_run, unlearned, tmp_path,
+                                                         capsys):
     run = _copy(finished_run, tmp_path)
     first = _cli("unlearn", str(run), *ARGS, "--yes", "--max-jobs", "2")
     assert first.returncode == 3, first.stderr
@@ -152,6 +153,9 @@ def test_an_interrupted_run_continues_in_a_fresh_process(finished_run, unlearned
     _, journal = _journal(run)
     sent = [j["job_id"] for j in journal["jobs"]]
     assert len(sent) == 2
+    assert main(["status", str(run), "--offline"]) == 0
+    assert f"{NAME:20s} seed 0 / class-0      2 of 2 jobs done, unfinished, last job " \
+        f"{sent[1]} DONE" in capsys.readouterr().out
 
     second = _cli("unlearn", str(run), *ARGS, "--yes")
     assert second.returncode == 0, second.stderr
@@ -162,6 +166,8 @@ def test_an_interrupted_run_continues_in_a_fresh_process(finished_run, unlearned
     # the same model as the uninterrupted run (same seeds, same device results)
     for key, value in _weights(unlearned[0]).items():
         torch.testing.assert_close(_weights(run)[key], value, rtol=0, atol=0)
+    assert main(["status", str(run), "--offline"]) == 0
+    assert "4 of 4 jobs done, finished" in capsys.readouterr().out
 
 
 def test_a_journal_that_no_longer_matches_is_refused(unlearned, tmp_path, capsys):
@@ -198,6 +204,10 @@ def test_a_queued_ibm_job_is_reconnected_by_id(finished_run, tmp_path, capsys, m
     queued["status"] = "QUEUED"  # the process died while IBM still had the job
     path.write_text(json.dumps(journal))
     DeviceService.jobs = {queued["job_id"]: StubJob("RUNNING", result)}
+    capsys.readouterr()
+    assert main(["status", str(run), "--instance", SECRET_INSTANCE]) == 0  # asks IBM
+    assert f"1 of 2 jobs done, unfinished, last job {queued['job_id']} RUNNING" in \
+        capsys.readouterr().out
 
     real_run, sent = EstimatorV2.run, []
     monkeypatch.setattr(EstimatorV2, "run",
