@@ -227,12 +227,14 @@ def _landscape(model: torch.nn.Module, sets: EvalSets, cfg: Mapping[str, Any],
 
 def _forgetting_quality(cfg: Mapping[str, Any], data: Mapping[str, Any], sc: Any,
                         teacher: torch.nn.Module, seed: int, tag: str, out_dir: Path,
-                        cache_dir: Path | None, progress: bool) -> list[dict[str, Any]]:
+                        cache_dir: Path | None, progress: bool,
+                        eval_backend: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """NeurIPS-2023-style forgetting quality and a U-LiRA-style attack for each method.
 
     M retrained models (fresh seeds, cached) and, per method, M unlearned models (the same
     teacher, M unlearning seeds) give each forget example M logit confidences per side. A
     retrain-vs-retrain row (two halves of the retrained models) is the reference score.
+    Confidences are measured on ``eval_backend`` like every other metric of the run.
     """
     from qiskit_unlearn.evaluate import forgetting_quality, logit_confidence, ulira
     from qiskit_unlearn.unlearn import UnlearnData, unlearn
@@ -241,7 +243,8 @@ def _forgetting_quality(cfg: Mapping[str, Any], data: Mapping[str, Any], sc: Any
     fx, fy = sc.forget
 
     def confidences(model: torch.nn.Module) -> np.ndarray:
-        return logit_confidence(predict_logits(model, fx).double().numpy(), fy,
+        logits = predict_logits(evaluated_on(model, eval_backend), fx)
+        return logit_confidence(logits.double().numpy(), fy,
                                 from_logits=True)
 
     retrained = []
@@ -437,7 +440,7 @@ def _run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | 
                          str(res["params"].get("variant", ""))))
         if cfg["evaluation"]["forgetting_quality"]:
             for r in _forgetting_quality(cfg, data, sc, teacher, seed, f"{name}-seed{seed}",
-                                         out_dir, cache_dir, progress):
+                                         out_dir, cache_dir, progress, eval_backend):
                 fq_rows.append({"scenario": name, "seed": seed, **r})
     manifest["timings"]["total"] = time.perf_counter() - t0
     manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

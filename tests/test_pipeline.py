@@ -206,3 +206,24 @@ def test_runs_on_an_ibm_backend_log_every_job_id_before_waiting(tmp_path, monkey
     assert sum(j["pubs"] == 2 for j in jobs) == 6 + 4 + 2
     rows = {r["method"]: r for r in csv.DictReader((run / "results.csv").open())}
     assert float(rows["retrain"]["forget_accuracy"]) == 0.0
+
+
+def test_forgetting_quality_is_measured_on_the_evaluation_backend(tmp_path, monkeypatch):
+    """Noise studies evaluate on a noisy backend: forgetting quality's confidences too."""
+    import qiskit_unlearn.pipeline as pipeline
+
+    config = METHODS_CONFIG.replace("hessian = true\n", "").replace('"ga", "scrub"', '"ga"')
+    cfg = load_config(_config(tmp_path, config))
+    real, backends = pipeline.predict_logits, []
+
+    def spy(model, x, *args, **kwargs):
+        backends.append(model.spec["kwargs"]["backend"])
+        return real(model, x, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "predict_logits", spy)
+    noisy = {"name": "aer-noisy", "depolarizing_2q": 0.01}
+    run = run_experiment(cfg, tmp_path / "run", cache_dir=None, progress=False,
+                         echo=lambda *_: None, report=False, eval_backend=noisy)
+    assert backends == ["aer-noisy"] * 12  # 6 retrained + 6 unlearned models, forget set
+    fq = list(csv.DictReader((run / "forgetting_quality.csv").open()))
+    assert {r["method"] for r in fq} == {"retrain", "ga"}

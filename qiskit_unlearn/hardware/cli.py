@@ -114,8 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     u.add_argument("--yes", action="store_true", help="run without asking")
     _account(u)
 
-    st = sub.add_parser("status", help="list submitted jobs and their current status",
-                        description="Reconnect to the jobs in RUN_DIR/hardware/jobs.json.")
+    st = sub.add_parser("status", help="list submitted jobs and on-device unlearning, with their "
+                        "current status",
+                        description="Reconnect to the jobs in RUN_DIR/hardware/jobs.json and "
+                                    "the journals of 'qunlearn hw unlearn'.")
     st.add_argument("run_dir", **run_dir)
     st.add_argument("--offline", action="store_true",
                     help="show the last stored statuses without asking IBM")
