@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 SECRET_TOKEN = "tok-DO-NOT-WRITE-7f3a9c"
 SECRET_INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/DO-NOT-WRITE-91b2::"
@@ -45,3 +46,15 @@ class DeviceService(StubService):
 
         assert name == "ibm_fakeland"
         return fake_backend("manila")
+
+
+def without_ibm_account(monkeypatch: Any, home: Path) -> None:
+    """No saved IBM account and no IBM environment variables for the rest of the test."""
+    from qiskit_ibm_runtime.accounts import management
+
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE",
+                        str(home / ".qiskit" / "qiskit-ibm.json"))
+    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE",
+                "QISKIT_IBM_CHANNEL"):
+        monkeypatch.delenv(var, raising=False)

@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ibm_stubs import SECRET_INSTANCE, SECRET_TOKEN, DeviceService, StubJob, StubService
+from ibm_stubs import (
+    SECRET_INSTANCE,
+    SECRET_TOKEN,
+    DeviceService,
+    StubJob,
+    StubService,
+    without_ibm_account,
+)
 from run_helpers import finished_tiny_run
 
 from qiskit_unlearn.hardware.cli import main
@@ -242,14 +249,7 @@ def test_partial_splits_give_accuracies_only(finished_run, tmp_path):
 
 def test_missing_ibm_account_says_how_to_save_one(finished_run, tmp_path, capsys,
                                                   monkeypatch):
-    from qiskit_ibm_runtime.accounts import management
-
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE",
-                        str(tmp_path / ".qiskit" / "qiskit-ibm.json"))
-    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE",
-                "QISKIT_IBM_CHANNEL"):
-        monkeypatch.delenv(var, raising=False)
+    without_ibm_account(monkeypatch, tmp_path)
     run = _copy(finished_run, tmp_path)
     assert main(["submit", str(run), "--device", "ibm_brisbane", "--yes"]) == 2
     err = capsys.readouterr().err

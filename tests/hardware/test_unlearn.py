@@ -20,7 +20,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from ibm_stubs import SECRET_INSTANCE, SECRET_TOKEN, DeviceService, StubJob
+from ibm_stubs import (
+    SECRET_INSTANCE,
+    SECRET_TOKEN,
+    DeviceService,
+    StubJob,
+    without_ibm_account,
+)
 from run_helpers import finished_tiny_run
 
 from qiskit_unlearn.hardware.base import HardwareError
@@ -249,14 +255,7 @@ def test_nothing_is_sent_without_confirmation(finished_run, tmp_path, capsys, mo
 
 def test_a_missing_ibm_account_fails_before_the_rehearsal(finished_run, tmp_path, capsys,
                                                           monkeypatch):
-    from qiskit_ibm_runtime.accounts import management
-
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE",
-                        str(tmp_path / ".qiskit" / "qiskit-ibm.json"))
-    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE",
-                "QISKIT_IBM_CHANNEL"):
-        monkeypatch.delenv(var, raising=False)
+    without_ibm_account(monkeypatch, tmp_path)
     assert main(["unlearn", str(finished_run), "--device", "ibm_brisbane", "--method", "ga",
                  "--yes"]) == 2
     out, err = capsys.readouterr()
