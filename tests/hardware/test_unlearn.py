@@ -301,3 +301,22 @@ def test_a_failed_job_is_reported_and_sent_again_on_the_next_run(finished_run, u
     assert journal["jobs"][1]["job_id"] == calls[-3] != calls[1]  # sent again, new id
     for key, value in _weights(unlearned[0]).items():
         torch.testing.assert_close(_weights(run)[key], value, rtol=0, atol=0)
+
+
+def test_copies_a_method_makes_inside_are_priced_and_journaled_too(finished_run, tmp_path):
+    """SCRUB distils from a frozen copy of the teacher: that copy's forward passes are device
+    jobs as well, and the rehearsal counts them."""
+    run_dir = _copy(finished_run, tmp_path)
+    run, store = FinishedRun(run_dir), JobStore(run_dir)
+    request = UnlearnRequest(device="fake_manila", method="scrub", shots=500, seed=3,
+                             params={"epochs": 1, "msteps": 1})
+    plan = plan_unlearning(run, store, request, echo=lambda _: None)
+    (row,) = execute_unlearning(plan, run, store, echo=lambda _: None)
+    (task,) = plan.tasks
+    (path,) = (run_dir / "hardware" / "unlearn" / "scrub@fake_manila").glob("*/journal.json")
+    jobs = json.loads(path.read_text())["jobs"]
+    assert row["jobs"] == len(jobs) == task.cost.jobs > 0
+    assert (row["pubs"], row["parameter_sets"], row["circuit_executions"]) == \
+        (task.cost.pubs, task.cost.parameter_sets, task.cost.circuit_executions)
+    # teacher-copy and evaluation forwards (one PUB) beside the student's fused steps (two)
+    assert {j["pubs"] for j in jobs} == {1, 2}
