@@ -18,7 +18,7 @@ import os
 import platform
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -335,18 +335,16 @@ def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | N
     ``eval_backend`` evaluates every model on another backend than it was trained on (noise
     studies: noise only at evaluation time); ``extra_columns`` are added to every row.
     """
-    with _job_log(cfg, out_dir):
+    with _job_log(out_dir):
         return _run_experiment(cfg, out_dir, cache_dir=cache_dir, progress=progress, echo=echo,
                                report=report, eval_backend=eval_backend,
                                extra_columns=extra_columns)
 
 
-def _job_log(cfg: Mapping[str, Any], out_dir: Path) -> AbstractContextManager[Any]:
-    """On IBM backends (``ibm``, ``fake:<device>``) every job's id goes to
-    ``RUN_DIR/hardware/run-jobs.jsonl`` before the run waits on it."""
-    name = cfg["backend"]["name"]
-    if name != "ibm" and not name.startswith("fake:"):
-        return nullcontext()
+def _job_log(out_dir: Path) -> AbstractContextManager[Any]:
+    """Every job of a model on an IBM backend (``ibm``, ``fake:<device>``) goes to
+    ``RUN_DIR/hardware/run-jobs.jsonl`` before the run waits on it (other backends are left
+    alone by the log)."""
     from qiskit_unlearn.hardware.journal import JobLog
     from qiskit_unlearn.qnn import routed_estimators
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,20 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], last: Sequence[str] = ()) -> None:
+    """Rows as CSV, atomically: the union of their columns in first-seen order, with the
+    columns named in ``last`` (those present) at the end."""
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields and k not in last]
+    fields += [k for k in last if any(k in row for row in rows)]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, out.getvalue())
 
 
 def sha256_file(path: Path) -> str:

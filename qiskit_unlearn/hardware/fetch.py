@@ -11,8 +11,6 @@ gets their accuracies only.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from qiskit_unlearn.hardware.base import (
     HardwareError,
     sha256_arrays,
     status_kind,
-    write_atomic,
+    write_csv,
 )
 from qiskit_unlearn.hardware.pubs import logits_from_expectations
 from qiskit_unlearn.hardware.runs import FinishedRun, Target
@@ -195,18 +193,6 @@ def _rows(run: FinishedRun, settings: tuple[Any, ...], seed: int, scenario: str,
     return rows
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    fields: list[str] = []
-    for row in rows:
-        fields += [k for k in row if k not in fields and k not in HARDWARE_COLUMNS]
-    fields += [k for k in HARDWARE_COLUMNS if any(k in row for row in rows)]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, out.getvalue())
-
-
 def fetch_results(run: FinishedRun, store: JobStore,
           echo: Callable[[str], None] = print) -> FetchResult:
     """Refresh statuses, collect finished results and write ``hardware/results.csv``."""
@@ -218,7 +204,7 @@ def fetch_results(run: FinishedRun, store: JobStore,
     path = None
     if rows:
         path = store.root / "results.csv"
-        _write_csv(path, rows)
+        write_csv(path, rows, last=HARDWARE_COLUMNS)
         for row in rows:
             accs = "  ".join(f"{s} {row[f'{s}_accuracy']:.3f}" for s in ACCURACY_SPLITS
                              if f"{s}_accuracy" in row)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import re
 import time
@@ -42,7 +41,7 @@ from qiskit_unlearn.hardware.base import (
     canonical,
     status_kind,
     utc_now,
-    write_atomic,
+    write_csv,
 )
 from qiskit_unlearn.hardware.journal import (
     CostRecorder,
@@ -128,6 +127,11 @@ def _check_name(name: str, run: FinishedRun) -> str:
     return name
 
 
+def _finished(path: Path, key: str) -> bool:
+    """Whether ``path`` holds the model of the unlearning task ``key`` (same run, settings)."""
+    return path.is_file() and load_checkpoint(path).get("key") == key
+
+
 def _teacher(run: FinishedRun, seed: int, scenario: str) -> Target:
     return Target(seed, scenario, ORIGINAL, run.checkpoint(seed, scenario, ORIGINAL))
 
@@ -179,8 +183,7 @@ def plan_unlearning(run: FinishedRun, store: JobStore, request: UnlearnRequest,
                            store.root / "unlearn" / name / f"seed{t.seed}-{t.scenario}-{key[:12]}",
                            run.checkpoint(t.seed, t.scenario, name))
         plan.tasks.append(task)
-        path = run.dir / task.checkpoint
-        if path.is_file() and load_checkpoint(path).get("key") == key:
+        if _finished(run.dir / task.checkpoint, key):
             task.done = True
             continue
         journal = task.directory / "journal.json"
@@ -269,15 +272,7 @@ def _write_rows(path: Path, new: list[dict[str, Any]]) -> None:
         replaced = {ident(r) for r in new}
         with path.open(encoding="utf-8", newline="") as fh:
             rows = [r for r in csv.DictReader(fh) if ident(r) not in replaced]
-    rows += new
-    fields: list[str] = []
-    for row in rows:
-        fields += [k for k in row if k not in fields]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, out.getvalue())
+    write_csv(path, rows + new)
 
 
 def _evaluate(run: FinishedRun, plan: UnlearnPlan, task: UnlearnTask) -> dict[str, Any]:
@@ -321,7 +316,7 @@ def execute_unlearning(plan: UnlearnPlan, run: FinishedRun, store: JobStore, *,
             header = {"device": plan.device, "local_testing_mode": plan.local,
                       "method": plan.method, "name": plan.name, "params": plan.params,
                       "settings": plan.settings, "seed": task.seed, "scenario": task.scenario,
-                      "key": task.key}
+                      "key": task.key, "checkpoint": task.checkpoint}
             journal = JobJournal(task.directory, header)
             journaled = JournaledEstimator(journal, estimator, reconnect=reconnect,
                                            budget=budget, echo=echo,
@@ -383,9 +378,7 @@ def unlearning_statuses(store: JobStore, *, network: bool = True) -> list[dict[s
                 status = "LOST"  # local jobs end with their process; the next run resends it
             elif network:
                 status = status_name(store.remote_job(last["job_id"]).status())
-        checkpoint = store.root.parent / "unlearned" / \
-            f"{data['scenario']}__seed{data['seed']}__{data['name']}.pt"
-        finished = checkpoint.is_file() and load_checkpoint(checkpoint).get("key") == data["key"]
+        finished = _finished(store.root.parent / data["checkpoint"], data["key"])
         rows.append({"name": data["name"], "seed": data["seed"], "scenario": data["scenario"],
                      "device": data["device"], "done": sum(j["status"] == "DONE" for j in jobs),
                      "jobs": len(jobs), "last_job": last["job_id"], "last_status": status,
