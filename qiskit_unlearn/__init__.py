@@ -12,9 +12,22 @@ import os
 # training). Passive waiting must be set before either runtime starts; users can override it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from qiskit_unlearn.backends.base import BackendConfig, BackendError, available_backends
-from qiskit_unlearn.qnn import make_qnn
+from typing import Any
 
 __version__ = "0.1.0"
 
 __all__ = ["BackendConfig", "BackendError", "__version__", "available_backends", "make_qnn"]
+
+_LAZY = {"BackendConfig": "qiskit_unlearn.backends.base",
+         "BackendError": "qiskit_unlearn.backends.base",
+         "available_backends": "qiskit_unlearn.backends.base",
+         "make_qnn": "qiskit_unlearn.qnn"}
+
+
+def __getattr__(name: str) -> Any:
+    # Qiskit and torch load on first use, so 'qunlearn --help' starts at once.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,14 +15,13 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from qiskit_machine_learning.connectors import TorchConnector
-from qiskit_machine_learning.neural_networks import EstimatorQNN
 
-from qiskit_unlearn.ansatz import hqml_ansatz, z_observables
-from qiskit_unlearn.qnn import make_qnn
+if TYPE_CHECKING:  # torch and Qiskit load when a benchmark runs, not for 'bench --help'
+    import torch
+    from qiskit_machine_learning.neural_networks import EstimatorQNN
 
 NUM_QUBITS, LAYERS, CLASSES = 8, 2, 10
 
@@ -46,11 +45,16 @@ class Timing:
 
 
 def _ansatz():
+    from qiskit_unlearn.ansatz import hqml_ansatz
+
     return hqml_ansatz(NUM_QUBITS, reps=LAYERS, entanglement="ring", entangler="cz")
 
 
 def _ours(backend: str, **options) -> Callable[[], EstimatorQNN]:
     def build() -> EstimatorQNN:
+        from qiskit_unlearn.ansatz import z_observables
+        from qiskit_unlearn.qnn import make_qnn
+
         a = _ansatz()
         return make_qnn(a.circuit, input_params=a.input_params, weight_params=a.weight_params,
                         observables=z_observables(NUM_QUBITS), backend=backend,
@@ -60,6 +64,10 @@ def _ours(backend: str, **options) -> Callable[[], EstimatorQNN]:
 
 def _qml_default(estimator_factory: Callable[[], object] | None) -> Callable[[], EstimatorQNN]:
     def build() -> EstimatorQNN:
+        from qiskit_machine_learning.neural_networks import EstimatorQNN
+
+        from qiskit_unlearn.ansatz import z_observables
+
         a = _ansatz()
         kwargs = {} if estimator_factory is None else {"estimator": estimator_factory()}
         return EstimatorQNN(circuit=a.circuit, observables=z_observables(NUM_QUBITS),
@@ -87,6 +95,9 @@ CASES: dict[str, Case] = {
 
 
 def _model(qnn: EstimatorQNN, seed: int) -> torch.nn.Module:
+    import torch
+    from qiskit_machine_learning.connectors import TorchConnector
+
     torch.manual_seed(seed)
     init = np.random.default_rng(seed).uniform(-np.pi, np.pi, qnn.num_weights)
     return torch.nn.Sequential(
@@ -99,6 +110,8 @@ def time_training_steps(qnn: EstimatorQNN, batch: int, repeats: int, warmup: int
                         seed: int = 0, budget: float = float("inf")) -> list[float]:
     """Wall-clock seconds of up to ``repeats`` training steps after ``warmup`` untimed ones;
     stops early (after at least one timed step) once ``budget`` seconds have been spent."""
+    import torch
+
     model = _model(qnn, seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(seed)
@@ -184,6 +197,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    import torch
+
     for b in args.batch:
         if b < 1:
             raise SystemExit(f"--batch values must be positive, got {b}")

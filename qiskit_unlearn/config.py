@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,17 @@ def _int_list(v: Any) -> bool:
     return all(isinstance(i, int) and not isinstance(i, bool) for i in v)
 
 
+#: A plain folder name: run directories are ``runs/<experiment.name>`` and model files are
+#: named after scenarios, so neither may be a path (``..``, ``/``) or empty.
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+NAME_RULE = ("a plain folder name: 1-100 letters, digits, '-', '_' and '.', starting with a "
+             "letter or digit, without '..' (choose any folder with --out)")
+
+
+def _plain_name(v: Any) -> bool:
+    return bool(_FOLDER_NAME.fullmatch(v)) and ".." not in v
+
+
 def _dataset_names() -> list[str]:
     from qiskit_unlearn.data import DATASETS
 
@@ -74,7 +86,7 @@ PREPROCESS = ("none", "pca-angles", "amplitude", "image", "standardize")
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "experiment": {
-        "name": Field((str,), required=True),
+        "name": Field((str,), required=True, check=_plain_name, rule=NAME_RULE),
         "description": Field((str,), ""),
         "seeds": Field((list,), [0], check=lambda v: bool(v) and _int_list(v),
                        rule="a non-empty list of integers"),
@@ -123,7 +135,8 @@ MODEL_REQUIRED = {"kind": Field((str,), required=True, choices=_model_names)}
 BACKEND_REQUIRED = {"name": Field((str,), "statevector")}
 SCENARIO_FIELDS: dict[str, Field] = {
     "kind": Field((str,), required=True, choices=_scenario_names),
-    "name": Field((str,), ""),
+    "name": Field((str,), "", check=lambda v: v == "" or (_plain_name(v) and "__" not in v),
+                  rule=NAME_RULE.replace("without '..'", "without '..' or '__'")),
     "fraction": Field((float,), 0.02, check=_fraction, rule="between 0 and 1"),
     "classes": Field((list,), [0], check=lambda v: bool(v) and _int_list(v),
                      rule="a non-empty list of class labels"),
@@ -206,6 +219,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         from qiskit_unlearn.sweep import validate_sweep
 
         cfg["sweep"] = validate_sweep(raw["sweep"])
+    _check_classes(cfg)
     _check_unlearn(cfg["unlearn"], cfg["evaluation"])
     _check_model_keys(cfg["model"])
     _check_backend_name(cfg["backend"]["name"])
@@ -244,6 +258,42 @@ def _check_unlearn(unlearn: dict[str, Any], evaluation: Mapping[str, Any]) -> No
             resolve_params(method, table)
         except UnlearnError as exc:
             raise ConfigError(f"unlearn.params.{method}: {exc}") from None
+
+
+def _check_classes(cfg: Mapping[str, Any]) -> None:
+    """Class labels of ``[data]`` and every scenario against the dataset's own classes (known
+    from its registry entry, without loading any data)."""
+    from qiskit_unlearn.data import DATASETS, DataError
+
+    data = cfg["data"]
+    spec = DATASETS[data["dataset"]]
+    unknown = sorted(set(data["options"]) - set(spec.options))
+    if unknown:
+        raise ConfigError(f"data.options: {data['dataset']} has no option(s) "
+                          f"{', '.join(unknown)}; its options: {', '.join(spec.options) or 'none'}")
+    try:
+        names = spec.class_names(data["options"])
+    except DataError as exc:
+        raise ConfigError(f"data.options: {exc}") from None
+    listing = ", ".join(f"{i} {n}" for i, n in enumerate(names))
+    chosen = data["classes"]
+    bad = [c for c in chosen if not 0 <= c < len(names)]
+    if bad or len(set(chosen)) != len(chosen):
+        raise ConfigError(f"data.classes = {chosen}: {data['dataset']} has classes "
+                          f"0..{len(names) - 1} ({listing}); list each at most once")
+    if chosen:
+        k = len(chosen)
+        listing = ", ".join(f"{i} = {names[c]} (label {c})" for i, c in enumerate(chosen))
+    else:
+        k = len(names)
+    if k < 2:
+        raise ConfigError(f"data.classes = {chosen}: a classifier needs at least 2 classes")
+    for i, sc in enumerate(cfg["scenario"]):
+        bad = [c for c in sc["classes"] if not 0 <= c < k]
+        if bad:
+            after = " after data.classes renumbers them" if chosen else ""
+            raise ConfigError(f"scenario[{i}].classes = {sc['classes']}: there are {k} classes"
+                              f"{after}, 0..{k - 1} ({listing}); class {bad[0]} does not exist")
 
 
 #: Model arguments the pipeline fills in itself (from the data, [backend] and the seed).

@@ -9,16 +9,11 @@ installation works and shows the speed of the chosen backend.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
 import numpy as np
-import torch
-from qiskit_machine_learning.connectors import TorchConnector
-from tqdm import tqdm
-
-from qiskit_unlearn.ansatz import hqml_ansatz, z_observables
-from qiskit_unlearn.qnn import make_qnn
 
 
 def _splits(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -40,6 +35,13 @@ def train_iris(backend: str = "statevector", epochs: int = 30, seed: int = 0,
                batch_size: int = 16, lr: float = 0.05, progress: bool = True,
                **backend_options: Any) -> dict[str, Any]:
     """Train and evaluate; returns accuracies, the best epoch and timings."""
+    import torch  # here, not at the top: 'qunlearn demo --help' should not load torch
+    from qiskit_machine_learning.connectors import TorchConnector
+    from tqdm import tqdm
+
+    from qiskit_unlearn.ansatz import hqml_ansatz, z_observables
+    from qiskit_unlearn.qnn import make_qnn
+
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = _splits(seed)
@@ -89,7 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
-    result = train_iris(args.backend, epochs=args.epochs, seed=args.seed)
+    result = train_iris(args.backend, epochs=args.epochs, seed=args.seed,
+                        progress=sys.stderr.isatty())
     print(f"backend {result['backend']}: best validation epoch {result['best_epoch']} of "
           f"{result['epochs']}, {result['train_seconds']:.1f} s of training")
     print(f"accuracy  train {result['train_accuracy']:.3f}  validation "

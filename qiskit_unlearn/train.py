@@ -3,12 +3,13 @@
 Model selection and early stopping look only at the validation split (never the test split).
 The shuffling order of every epoch comes from a generator seeded by ``(seed, epoch)``, and the
 checkpoint holds model, optimizer and best-so-far state, so a run killed after epoch ``e`` and
-resumed gives the same final weights as one that was never interrupted.
+resumed gives the same final weights as one that was never interrupted. It also holds the
+training's cost so far (wall time, circuit evaluations), so a resumed training reports what an
+uninterrupted one would.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from qiskit_unlearn.models.base import CircuitCounter
+from qiskit_unlearn.storage import load_torch, save_torch
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
 
@@ -52,6 +56,9 @@ class TrainResult:
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     resumed_from_epoch: int = 0
+    #: Circuit evaluations of all epochs, the ones before a resume included
+    #: (see :class:`qiskit_unlearn.models.CircuitCounter`; 0 for classical models).
+    circuit_evaluations: int = 0
 
 
 def as_tensors(data: ArrayPair) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,18 +89,17 @@ def evaluate(model: torch.nn.Module, data: ArrayPair) -> dict[str, float]:
             "accuracy": (logits.argmax(1) == y).float().mean().item()}
 
 
-def save_checkpoint(obj: dict[str, Any], path: Path) -> None:
+def save_checkpoint(obj: dict[str, Any], path: Path) -> str:
     """Write ``obj`` with ``torch.save`` atomically (temporary file + rename): a killed process
-    never leaves a half-written checkpoint that a later run would trust."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    never leaves a half-written checkpoint that a later run would trust. Returns its SHA-256."""
+    return save_torch(obj, path)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint safely (tensors and plain containers only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+def load_checkpoint(path: Path, *, fix: str = "delete it to start over",
+                    sha256: str | None = None) -> dict[str, Any]:
+    """Load a checkpoint safely (tensors and plain containers only); a missing, truncated or
+    damaged file raises :class:`~qiskit_unlearn.storage.FileError` naming it and ``fix``."""
+    return load_torch(path, fix=fix, sha256=sha256)
 
 
 def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -129,58 +135,67 @@ def train(
     history: list[dict[str, float]] = []
     best = {"epoch": 0, "val_accuracy": -1.0, "val_loss": float("inf")}
     best_state = _clone_state(model)
-    start_epoch, elapsed = 1, 0.0
+    start_epoch, elapsed, evaluations = 1, 0.0, 0
     if checkpoint is not None and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
+        state = load_checkpoint(checkpoint, fix="delete it to restart this model's training "
+                                                "from scratch (or use another output folder)")
         if state["config"] != asdict(config) or state.get("fingerprint", "") != fingerprint:
+            changed = [f"{k}: {state['config'].get(k)!r} -> {v!r}"
+                       for k, v in asdict(config).items() if state["config"].get(k) != v]
             raise ValueError(
-                f"checkpoint {checkpoint} was written for a different model, data or training "
-                f"configuration ({state['config']}); delete it or use another output directory")
+                f"checkpoint {checkpoint} was written for another training run ("
+                f"{'; '.join(changed) or 'another model, data set or selection split'}); "
+                "delete it or use another output directory")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         best_state, best, history = state["best_model"], state["best"], state["history"]
         start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
+        evaluations = int(state.get("circuit_evaluations", 0))
     resumed_from = start_epoch - 1
     stale = sum(1 for h in history if h["epoch"] > best["epoch"])
     started = time.perf_counter()
     epochs = range(start_epoch, config.epochs + 1)
     bar = tqdm(epochs, desc=description, disable=not progress, leave=False)
-    for done, epoch in enumerate(bar, start=1):
-        if config.patience is not None and stale >= config.patience:
-            break
-        model.train()
-        order = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(
-            config.seed * 100_003 + epoch))
-        total = 0.0
-        for i in range(0, len(x_tr), config.batch_size):
-            idx = order[i:i + config.batch_size]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x_tr[idx]).float(), y_tr[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        val = evaluate(model, val_data)
-        row = {"epoch": epoch, "train_loss": total / len(x_tr), "val_loss": val["loss"],
-               "val_accuracy": val["accuracy"]}
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(row)
-        improved = (val["accuracy"], -val["loss"]) > (best["val_accuracy"], -best["val_loss"])
-        if improved:
-            best = {"epoch": epoch, "val_accuracy": val["accuracy"], "val_loss": val["loss"]}
-            best_state = _clone_state(model)
-            stale = 0
-        else:
-            stale += 1
-        bar.set_postfix(val_acc=f"{val['accuracy']:.3f}", best=best["epoch"])
-        if checkpoint is not None:
-            save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                          "best_model": best_state, "best": best, "history": history,
-                          "epoch": epoch, "config": asdict(config), "fingerprint": fingerprint,
-                          "seconds": elapsed + time.perf_counter() - started}, checkpoint)
-        if stop_after is not None and done >= stop_after:
-            break
+    with CircuitCounter() as counter:  # checkpoints carry the cost so far, resumes add to it
+        for done, epoch in enumerate(bar, start=1):
+            if config.patience is not None and stale >= config.patience:
+                break
+            model.train()
+            order = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(
+                config.seed * 100_003 + epoch))
+            total = 0.0
+            for i in range(0, len(x_tr), config.batch_size):
+                idx = order[i:i + config.batch_size]
+                opt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(model(x_tr[idx]).float(), y_tr[idx])
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(idx)
+            val = evaluate(model, val_data)
+            row = {"epoch": epoch, "train_loss": total / len(x_tr), "val_loss": val["loss"],
+                   "val_accuracy": val["accuracy"]}
+            history.append(row)
+            if on_epoch is not None:
+                on_epoch(row)
+            if (val["accuracy"], -val["loss"]) > (best["val_accuracy"], -best["val_loss"]):
+                best = {"epoch": epoch, "val_accuracy": val["accuracy"], "val_loss": val["loss"]}
+                best_state = _clone_state(model)
+                stale = 0
+            else:
+                stale += 1
+            bar.set_postfix(val_acc=f"{val['accuracy']:.3f}", best=best["epoch"])
+            if checkpoint is not None:
+                save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "best_model": best_state, "best": best, "history": history,
+                                 "epoch": epoch, "config": asdict(config),
+                                 "fingerprint": fingerprint,
+                                 "seconds": elapsed + time.perf_counter() - started,
+                                 "circuit_evaluations": evaluations + counter.total},
+                                checkpoint)
+            if stop_after is not None and done >= stop_after:
+                break
     model.load_state_dict(best_state)
     return TrainResult(best_epoch=best["epoch"], best_val_accuracy=best["val_accuracy"],
                        epochs_run=len(history), seconds=elapsed + time.perf_counter() - started,
-                       history=history, resumed_from_epoch=resumed_from)
+                       history=history, resumed_from_epoch=resumed_from,
+                       circuit_evaluations=evaluations + counter.total)

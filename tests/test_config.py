@@ -71,6 +71,27 @@ def test_defaults_and_overrides(tmp_path):
     (BASE, ["unlearn.methods=['ga']", "evaluation.fq_methods=['scrub']"],
      r"fq_methods: scrub not in unlearn.methods"),
     (BASE, ["evaluation.fq_models=2"], r"evaluation.fq_models = 2 is invalid: must be >= 6"),
+    # names become folders and file names: never paths
+    (BASE, ["experiment.name='../x'"], r"experiment.name = '\.\./x' is invalid: must be a "
+     r"plain folder name.*--out"),
+    (BASE, ["experiment.name='/abs/path'"], r"experiment.name = '/abs/path' is invalid"),
+    (BASE, ["experiment.name=''"], r"experiment.name = '' is invalid"),
+    (BASE, ["scenario.0.name='../../up'"], r"scenario\[0\].name = '\.\./\.\./up' is invalid"),
+    (BASE, ["scenario.0.name='a__b'"], r"without '\.\.' or '__'"),
+    # classes are checked against the dataset's registry entry, before any data is read
+    (BASE, ["scenario.0.classes=[7]"], r"scenario\[0\].classes = \[7\]: there are 3 classes, "
+     r"0..2 \(0 setosa, 1 versicolor, 2 virginica\); class 7 does not exist"),
+    (BASE, ["data.classes=[0, 2]", "scenario.0.classes=[2]"], r"2 classes after data.classes "
+     r"renumbers them, 0..1 \(0 = setosa \(label 0\), 1 = virginica \(label 2\)\)"),
+    (BASE, ["data.classes=[3]"], r"data.classes = \[3\]: iris has classes 0..2"),
+    (BASE, ["data.classes=[1, 1]"], r"list each at most once"),
+    (BASE, ["data.classes=[1]"], r"needs at least 2 classes"),
+    (BASE, ["data.options={num_spins=4}"], r"data.options: iris has no option\(s\) num_spins"),
+    (BASE.replace('"iris"', '"xxz"'), ["data.options={phases='four'}"],
+     r"data.options: xxz: phases must be one of"),
+    (BASE.replace('"iris"', '"mnist"'), ["scenario.0.classes=[10]"], r"class 10 does not exist"),
+    (BASE, ["unlearn.methods=['scrub']", "unlearn.params.scrub.epochs=-1"],
+     r"unlearn.params.scrub: scrub.epochs must be an integer >= 1, got -1"),
 ])
 def test_bad_configs_name_the_problem(tmp_path, text, overrides, match):
     with pytest.raises(ConfigError, match=match):

@@ -58,9 +58,9 @@ def test_run_writes_a_complete_run_directory_and_reuses_the_teacher(tmp_path):
         ("class-0", "original"), ("class-0", "retrain")]
     manifest = json.loads((run / "manifest.json").read_text())
     models = manifest["models"]
-    # subset and class scenarios share the teacher: trained once, then a cache hit
+    # subset and class scenarios share the teacher: trained once, then shared within the run
     assert [models[f"{s}-seed0-teacher"]["cache"] for s in ("subset-0.1", "class-0")] == [
-        "miss", "hit"]
+        "miss", "shared"]
     # the oracle of the class scenario never saw class 0: it cannot predict it
     class_oracle = next(r for r in rows if r["scenario"] == "class-0" and r["method"] == "retrain")
     assert float(class_oracle["forget_accuracy"]) == 0.0
@@ -71,7 +71,7 @@ def test_run_writes_a_complete_run_directory_and_reuses_the_teacher(tmp_path):
     run2 = run_experiment(cfg, tmp_path / "run2", cache_dir=cache, progress=False,
                           echo=lambda *_: None, report=False)
     manifest2 = json.loads((run2 / "manifest.json").read_text())
-    assert {m["cache"] for m in manifest2["models"].values()} == {"hit"}
+    assert [m["cache"] for m in manifest2["models"].values()] == ["hit", "hit", "shared", "hit"]
     rows2 = list(csv.DictReader((run2 / "results.csv").open()))
     assert [r["test_accuracy"] for r in rows2] == [r["test_accuracy"] for r in rows]
 
@@ -141,13 +141,31 @@ def test_methods_are_evaluated_reported_and_resumed(tmp_path, monkeypatch):
     assert all(0.0 <= float(r["forgetting_quality"]) <= 1.0 for r in fq)
     assert (run / "report.md").is_file() and (run / "summary.csv").is_file()
     assert list((run / "curves").glob("*ga.json"))
-    # a re-run into the same directory reuses every finished method instead of recomputing it
+    # a finished run is a record: running it again changes nothing and computes nothing
     seen.clear()
+    before = {p: p.read_bytes() for p in run.rglob("*")
+              if p.is_file() and p.name != ".qunlearn.lock"}
     run_experiment(cfg, run, cache_dir=tmp_path / "cache", progress=False,
                    echo=lambda *_: None, report=False)
+    assert {p: p.read_bytes() for p in run.rglob("*")
+            if p.is_file() and p.name != ".qunlearn.lock"} == before
+    assert seen == []
+    # killed after its last method (manifest still "running"): the resumed run reuses every
+    # finished method instead of recomputing it
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["status"] = "running"
+    del manifest["finished"]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (run / "results.csv").unlink()
+    lines: list[str] = []
+    run_experiment(cfg, run, cache_dir=tmp_path / "cache", progress=False, echo=lines.append,
+                   report=False)
     manifest = json.loads((run / "manifest.json").read_text())
     assert all(m["resumed"] for m in manifest["methods"].values())
     assert [m for m, _ in seen] == ["ga"] * 6  # only forgetting-quality models are rebuilt
+    assert any(line.startswith("resuming the unfinished run") for line in lines)
+    assert any("scrub: reused the finished result unlearned/" in line for line in lines)
+    assert list(csv.DictReader((run / "results.csv").open())) == rows
 
 
 def test_faithful_mode_selects_on_test_and_draws_nonmembers_from_retain(tmp_path):

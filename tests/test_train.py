@@ -74,11 +74,11 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
     ckpt = tmp_path / "m.ckpt"
     train(_hybrid(0), tr, va, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt,
           progress=False)
-    with pytest.raises(ValueError, match="different model, data or training configuration"):
+    with pytest.raises(ValueError, match=r"another training run \(epochs: 1 -> 2\); delete it"):
         train(_hybrid(0), tr, va, TrainConfig(epochs=2, batch_size=8), checkpoint=ckpt,
               progress=False)
     # same training configuration, but another model/data fingerprint: refused as well
-    with pytest.raises(ValueError, match="different model, data or training configuration"):
+    with pytest.raises(ValueError, match="another model, data set or selection split"):
         train(_hybrid(0), tr, va, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt,
               progress=False, fingerprint="another model")
 
@@ -89,3 +89,37 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
 def test_bad_train_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)
+
+
+def test_a_resumed_training_reports_the_uninterrupted_cost(tmp_path):
+    """Circuit evaluations and epochs before an interruption are carried by the checkpoint."""
+    from qiskit_unlearn.models import build_model
+
+    def model() -> torch.nn.Module:  # a QuantumLayer model: its circuit evaluations count
+        return build_model("hybrid-pca", num_qubits=2, num_classes=2, layers=1, head_hidden=4)
+
+    tr, va = _data(16, 6), _data(8, 7)
+    config = TrainConfig(epochs=3, batch_size=8, patience=None)
+    whole = train(model(), tr, va, config, progress=False)
+    ckpt = tmp_path / "m.ckpt"
+    first = train(model(), tr, va, config, checkpoint=ckpt, progress=False, stop_after=1)
+    assert 0 < first.circuit_evaluations < whole.circuit_evaluations
+    resumed = train(model(), tr, va, config, checkpoint=ckpt, progress=False)
+    assert resumed.resumed_from_epoch == 1
+    assert resumed.circuit_evaluations == whole.circuit_evaluations
+    assert resumed.history == whole.history
+    done = train(model(), tr, va, config, checkpoint=ckpt, progress=False)  # nothing left
+    assert done.circuit_evaluations == whole.circuit_evaluations
+
+
+def test_a_corrupt_checkpoint_is_named(tmp_path):
+    from qiskit_unlearn.storage import FileError
+
+    tr, va = _data(16, 6), _data(8, 7)
+    ckpt = tmp_path / "m.ckpt"
+    train(_hybrid(0), tr, va, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt,
+          progress=False)
+    ckpt.write_bytes(ckpt.read_bytes()[:50])
+    with pytest.raises(FileError, match=f"{ckpt} is not a readable checkpoint .*delete it"):
+        train(_hybrid(0), tr, va, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt,
+              progress=False)

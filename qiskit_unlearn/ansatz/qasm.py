@@ -52,6 +52,8 @@ _NAME = re.compile(r"(?:(?P<kind>[xw])_(?P<index>0|[1-9]\d*))"
                    r"|(?:_(?P<qkind>[xw])_(?P<qindex>0|[1-9]\d*)_)")
 _DECLARATION = re.compile(r"input float\[64\] ([xw])_(\d+);")
 _NON_UNITARY = {"measure", "reset", "store"}
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_EOF = -1  # antlr4.Token.EOF
 
 
 class QasmAnsatzError(AnsatzError):
@@ -99,11 +101,23 @@ def load_ansatz_qasm(path_or_text: str | Path) -> Ansatz:
         QasmAnsatzError: the file does not parse, is not unitary, or breaks the naming rule.
     """
     text, source = _read(path_or_text)
+    if not _COMMENT.sub("", text).strip():  # the importer fails on these with an AttributeError
+        raise QasmAnsatzError(
+            f"{source}: not a valid OpenQASM 3 program: it is empty (only whitespace or "
+            "comments); write `OPENQASM 3.0;`, the qubit and `input float[64]` declarations "
+            "and the gates"
+        )
     try:
         with contextlib.redirect_stderr(io.StringIO()) as parser_log:
             circuit = qasm3.loads(text)
     except Exception as exc:  # the importer raises several unrelated types; all mean "bad file"
-        detail = " ".join(filter(None, [str(exc).strip(), parser_log.getvalue().strip()]))
+        syntax = _syntax_error(exc, text)
+        if syntax is not None:
+            raise QasmAnsatzError(f"{source}: not a valid OpenQASM 3 program: {syntax}") from exc
+        detail = " ".join(filter(None, [str(exc).strip(), parser_log.getvalue().strip()])) or (
+            "the parser gave no details; check the syntax: every statement ends with ';', "
+            "brackets and parentheses are balanced, gates are applied as `name(args) qubits;`"
+        )
         raise QasmAnsatzError(
             f"{source}: not a valid OpenQASM 3 program ({type(exc).__name__}: {detail})"
         ) from exc
@@ -119,6 +133,66 @@ def load_ansatz_qasm(path_or_text: str | Path) -> Ansatz:
     return Ansatz(name, circuit, list(x), list(w),
                   {"builder": "load_ansatz_qasm", "kwargs": {"path_or_text": str(path_or_text)},
                    "encoding": "unknown"})
+
+
+def _syntax_error(exc: BaseException, text: str) -> str | None:
+    """Where and what the parser choked on, from antlr's exception, or None if it says nothing.
+
+    The OpenQASM parser bails out on the first syntax error with an *empty*
+    ``QASM3ParsingError``; the antlr ``RecognitionException`` that knows the offending token
+    hides in the cause chain (inside ``ParseCancellationException.args`` for mismatches).
+    """
+    pending: list[object] = [exc]
+    seen: set[int] = set()
+    while pending:
+        err = pending.pop(0)
+        if not isinstance(err, BaseException) or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if getattr(err, "offendingToken", None) is not None:
+            try:
+                return _describe_recognition_error(err, text)
+            except Exception:  # antlr internals vary across versions: fall back to the generic
+                return None
+        pending.extend([err.__cause__, err.__context__, *err.args])
+    return None
+
+
+def _describe_recognition_error(err: BaseException, text: str) -> str:
+    token = err.offendingToken
+    eof = token.type == _EOF
+    what = "end of program" if eof else f"{_clip(token.text)!r}"
+    # The statement (rule) being parsed up to the bad token: "after 'h q[0]'" locates a missing
+    # ';' that antlr only notices at the start of the next line.
+    ctx = getattr(err, "ctx", None)
+    start = getattr(ctx, "start", None)
+    before = ""
+    if start is not None and type(ctx).__name__ != "ProgramContext" and start.start < token.start:
+        before = " ".join(text[start.start:token.start].split())
+    after = f" after {_clip(before, tail=True)!r}" if before else ""
+    return f"line {token.line}, column {token.column}: unexpected {what}{after}{_expected(err)}"
+
+
+def _expected(err: BaseException) -> str:
+    """`` (expected ';')`` when antlr names a few tokens; a statement start has dozens: skip."""
+    try:
+        expected = err.getExpectedTokens()
+        recognizer = err.recognizer
+        tokens = [t for interval in expected.intervals for t in interval]
+        if not 0 < len(tokens) <= 4:
+            return ""
+        names = ["end of program" if t == _EOF
+                 else expected.elementName(recognizer.literalNames, recognizer.symbolicNames, t)
+                 for t in tokens]
+    except Exception:  # optional detail: the location alone is still a useful message
+        return ""
+    return f" (expected {' or '.join(names)})"
+
+
+def _clip(snippet: str, limit: int = 40, *, tail: bool = False) -> str:
+    if len(snippet) <= limit:
+        return snippet
+    return "..." + snippet[-limit:] if tail else snippet[:limit] + "..."
 
 
 def _read(path_or_text: str | Path) -> tuple[str, str]:

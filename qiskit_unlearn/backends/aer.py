@@ -14,6 +14,11 @@ same draws for every PUB). So:
 ``aer-noisy`` simulates an Aer ``NoiseModel`` (see :mod:`qiskit_unlearn.backends.noise`): exactly
 with the density-matrix method (readout error folded into the observables), or with shots (gate
 noise sampled per shot, readout error on the real measurements).
+
+Both check at construction that Aer's state fits ``memory_limit`` (default 75% of the available
+RAM): ``16 * 2**n`` bytes for a statevector (``aer``, and ``aer-noisy`` with shots; Aer drops
+the qubits that neither a gate nor an observable touches), ``16 * 4**n`` for the exact density
+matrix of ``aer-noisy`` (as wide as the device, like its 12-qubit cap).
 """
 
 from __future__ import annotations
@@ -43,9 +48,15 @@ from qiskit_unlearn.backends.noise import (
     shot_precision,
     shots_for_precision,
 )
+from qiskit_unlearn.engine.memory import (
+    AMPLITUDE,
+    format_bytes,
+    parse_memory_limit,
+    raise_limit_hint,
+)
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
 
-AER_OPTIONS: tuple[str, ...] = ("shots", "precision", "seed")
+AER_OPTIONS: tuple[str, ...] = ("shots", "precision", "seed", "memory_limit")
 NOISY_OPTIONS: tuple[str, ...] = (*AER_OPTIONS, "method", *NOISE_OPTIONS)
 METHODS = ("density_matrix", "shots")
 #: Widest circuit simulated as an exact density matrix (4^12 amplitudes = 256 MiB).
@@ -99,6 +110,30 @@ def _parts(circuit: QuantumCircuit, observables: list[SparsePauliOp], precision:
     )
 
 
+def _active_qubits(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp]) -> int:
+    """Qubits Aer simulates: those a gate or an observable touches (it drops the others)."""
+    used = {circuit.find_bit(q).index for inst in circuit.data for q in inst.qubits}
+    for obs in observables:
+        used.update(int(q) for q in (obs.paulis.x | obs.paulis.z).any(axis=0).nonzero()[0])
+    return len(used)
+
+
+def _check_memory(name: str, num_qubits: int, limit: int, *, density_matrix: bool) -> None:
+    """Refuse, before Aer allocates it, a state larger than ``limit``."""
+    kind = "density matrix" if density_matrix else "statevector"
+    need = AMPLITUDE << (2 * num_qubits if density_matrix else num_qubits)
+    if need <= limit:
+        return
+    fixes = ["use fewer qubits", raise_limit_hint(need),
+             f"pass shots=... (one statevector of {format_bytes(AMPLITUDE << num_qubits)})"
+             if density_matrix else "run it on hardware (backend=\"ibm\")"]
+    raise BackendError(
+        f"backend '{name}' keeps a {num_qubits}-qubit {kind} of {need} bytes "
+        f"({format_bytes(need)}), over the memory limit of {limit} bytes ({format_bytes(limit)}); "
+        f"{', '.join(filter(None, fixes[:-1]))}, or {fixes[-1]}"
+    )
+
+
 def _checked(name: str, options: dict[str, Any],
              allowed: Sequence[str]) -> tuple[float | None, int | None]:
     """Reject unknown options; return (precision or None for exact, seed)."""
@@ -111,7 +146,10 @@ def aer_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
                 options: dict[str, Any]) -> QNNParts:
     """Noiseless Aer: exact by default, shot-sampled with ``shots`` or ``precision``."""
     precision, seed = _checked("aer", options, AER_OPTIONS)
-    return _parts(_aer_runnable(circuit), list(observables), precision, seed, None, {})
+    limit = parse_memory_limit(options.get("memory_limit"))
+    _check_memory("aer", _active_qubits(circuit, observables), limit, density_matrix=False)
+    return _parts(_aer_runnable(circuit), list(observables), precision, seed, None,
+                  {"memory_limit": limit})
 
 
 @register_backend("aer-noisy")
@@ -119,6 +157,7 @@ def aer_noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauli
                       options: dict[str, Any]) -> QNNParts:
     """Aer with a noise model; exact density-matrix expectations unless shots are asked for."""
     precision, seed = _checked("aer-noisy", options, NOISY_OPTIONS)
+    limit = parse_memory_limit(options.get("memory_limit"))
     method = options.get("method", "density_matrix" if precision is None else "shots")
     if method not in METHODS:
         raise BackendError(f"option 'method' must be one of {', '.join(METHODS)}, got {method!r}")
@@ -142,9 +181,11 @@ def aer_noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauli
             f"{MAX_DENSITY_MATRIX_QUBITS}-qubit limit; pass shots=... (idle qubits are then "
             "dropped) or use a smaller device such as 'manila'"
         )
+    if precision is None:
+        _check_memory("aer-noisy", width, limit, density_matrix=True)
     noise_model = build_noise_model(**noise_options)
     observables = list(observables)
-    info: dict[str, Any] = {"noise": describe_noise(noise_options)}
+    info: dict[str, Any] = {"noise": describe_noise(noise_options), "memory_limit": limit}
     if device is not None:
         circuit, observables = to_isa(circuit, observables, device, seed=seed)
         info.update(layout_info(circuit, device))
@@ -154,4 +195,7 @@ def aer_noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauli
         flips = readout_flips(noise_model, circuit.num_qubits)
         observables = [apply_readout_error(obs, flips) for obs in observables]
         info["readout_error"] = "folded into the observables" if flips else None
+    else:  # shots: one statevector of the qubits the run touches
+        _check_memory("aer-noisy", _active_qubits(circuit, observables), limit,
+                      density_matrix=False)
     return _parts(circuit, observables, precision, seed, noise_model, info)

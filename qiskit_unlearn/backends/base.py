@@ -8,7 +8,9 @@ uniform signature lets :func:`qiskit_unlearn.make_qnn` stay free of backend if/e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +19,8 @@ from qiskit.primitives import BaseEstimatorV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_machine_learning.gradients import BaseEstimatorGradient
 
-
-class BackendError(ValueError):
-    """A backend name, option or device that cannot be used, with the fix in the message."""
+# Defined below every layer so the engine can raise it too; re-exported here, its usual home.
+from qiskit_unlearn.errors import BackendError
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,23 @@ def check_options(backend: str, options: Mapping[str, Any], allowed: Mapping[str
 def _load_builtin_backends() -> None:
     # Imported lazily so that importing the package does not pull in Aer or IBM Runtime.
     from qiskit_unlearn.backends import builtin  # noqa: F401
+
+
+_VALIDATING: ContextVar[bool] = ContextVar("qiskit_unlearn_validating", default=False)
+
+
+@contextmanager
+def validating() -> Iterator[None]:
+    """Backends built inside the block are built to be checked, not run: a factory validates
+    everything it can (options, device, width, memory, account) but must not reserve anything
+    that outlives the check (e.g. open an IBM Runtime batch or session)."""
+    token = _VALIDATING.set(True)
+    try:
+        yield
+    finally:
+        _VALIDATING.reset(token)
+
+
+def is_validating() -> bool:
+    """Whether the current backend is being built by :func:`validating`."""
+    return _VALIDATING.get()

@@ -16,9 +16,12 @@ which ``QiskitRuntimeService()`` reads itself; this module never sees, prints or
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from qiskit.circuit import QuantumCircuit
@@ -26,7 +29,13 @@ from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
+from qiskit_unlearn.backends.base import (
+    BackendError,
+    QNNParts,
+    check_options,
+    is_validating,
+    register_backend,
+)
 from qiskit_unlearn.backends.noise import (
     DEFAULT_PRECISION,
     check_int,
@@ -167,7 +176,10 @@ def _merge(options: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 # --- parts ------------------------------------------------------------------------------------
 
 def open_execution_mode(mode: str, backend: BackendV2) -> Any:
-    if mode == "job":
+    """The device itself (job mode) or a new ``Batch`` / ``Session`` on it; while a config is
+    only being checked (:func:`~qiskit_unlearn.backends.base.validating`), job mode, so a check
+    never leaves a batch open on IBM's side."""
+    if mode == "job" or is_validating():
         return backend
     from qiskit_ibm_runtime import Batch, Session
 
@@ -191,7 +203,7 @@ def _runtime_parts(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp]
     try:
         estimator = EstimatorV2(mode=mode, options=copy.deepcopy(settings.estimator_options))
     except (ValueError, TypeError) as exc:
-        if settings.mode != "job":
+        if mode is not backend:
             mode.close()
         raise BackendError(
             f"invalid IBM Runtime EstimatorV2 options {settings.estimator_options} (see "
@@ -231,19 +243,46 @@ def close_execution_mode(qnn_or_estimator: Any) -> None:
 # --- IBM Quantum ------------------------------------------------------------------------------
 
 def runtime_service(channel: str | None, instance: str | None) -> Any:
-    """``QiskitRuntimeService`` from the saved account or environment, never from arguments."""
-    import qiskit_ibm_runtime
-    from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError
+    """``QiskitRuntimeService`` from the saved account or environment, never from arguments.
 
+    Looking for an account must not leave one behind: qiskit-ibm-runtime writes an empty
+    ``~/.qiskit/qiskit-ibm.json`` (and its folder) whenever it reads a missing account file, so
+    whatever a failed call created is removed again.
+    """
+    import qiskit_ibm_runtime
+    from qiskit_ibm_runtime.accounts import AccountNotFoundError, InvalidAccountError, management
+
+    # Read at call time: the library's default, unless a caller (or test) pointed it elsewhere.
+    missing = _missing_paths(Path(os.path.expanduser(management._DEFAULT_ACCOUNT_CONFIG_JSON_FILE)))
     try:
         return qiskit_ibm_runtime.QiskitRuntimeService(channel=channel, instance=instance)
     except (AccountNotFoundError, InvalidAccountError):
+        _remove_created(missing)
         raise BackendError(_NO_ACCOUNT) from None
     except Exception as exc:
+        _remove_created(missing)
         raise BackendError(
             f"could not open IBM Quantum with the saved account ({type(exc).__name__}); check "
             "the network, the instance CRN and that the saved API key is still valid"
         ) from exc
+
+
+def _missing_paths(account_file: Path) -> list[Path]:
+    """``account_file`` and its folders that do not exist yet, innermost first."""
+    return [p for p in (account_file, *account_file.parents) if not p.exists()]
+
+
+def _remove_created(paths: list[Path]) -> None:
+    """Undo what a failed account lookup created: an empty ``{}`` file and empty folders only.
+
+    Anything with content (e.g. an account saved concurrently) is left alone.
+    """
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if path.is_file() and path.read_text(encoding="utf-8").strip() in ("", "{}"):
+                path.unlink()
+            elif path.is_dir():
+                path.rmdir()  # fails, and is skipped, unless empty
 
 
 def runtime_device(service: Any, name: str | None, num_qubits: int) -> BackendV2:

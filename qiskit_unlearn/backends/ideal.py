@@ -8,7 +8,8 @@ so a run on ``ideal:<device>`` counts what the device run would cost (``qunlearn
 unlearn`` prices hardware unlearning this way) and checks that transpiling kept the function.
 
 ``ideal:fake_manila`` needs nothing; ``ideal:ibm_<name>`` reads the device's target with the
-saved IBM account (no job is sent).
+saved IBM account (no job is sent). Option ``memory_limit`` bounds every batch of the engine, as
+on ``statevector``; a circuit whose cut-down ISA form cannot fit one row is refused here.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from qiskit_unlearn.backends.ibm import (
     to_isa,
 )
 from qiskit_unlearn.backends.noise import check_int, check_seed, fake_backend
-from qiskit_unlearn.engine import FastStatevectorEstimator
+from qiskit_unlearn.engine import FastStatevectorEstimator, check_memory, parse_memory_limit
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
 
-IDEAL_OPTIONS: tuple[str, ...] = ("device", "optimization_level", "seed", "channel", "instance")
+IDEAL_OPTIONS: tuple[str, ...] = ("device", "optimization_level", "seed", "channel", "instance",
+                                  "memory_limit")
 
 
 def device_target(name: str, num_qubits: int, channel: str | None = None,
@@ -82,12 +84,14 @@ def ideal_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
     seed = check_seed(options)
     level = check_int("optimization_level",
                       options.get("optimization_level", DEFAULT_OPTIMIZATION_LEVEL), low=0, high=3)
+    limit = parse_memory_limit(options.get("memory_limit"))
     device = device_target(str(options["device"]), circuit.num_qubits, options.get("channel"),
                            options.get("instance"))
     isa, isa_observables = to_isa(circuit, observables, device, optimization_level=level,
                                   seed=seed)
     small, small_observables, active = compact(isa, isa_observables)
-    estimator = FastStatevectorEstimator()
+    check_memory(small, small_observables, limit, adjoint=False)  # parameter shift: forward only
+    estimator = FastStatevectorEstimator(memory_limit=limit)
     return QNNParts(
         estimator=estimator,
         gradient=BatchedParamShiftEstimatorGradient(estimator, precision=0.0),
@@ -95,6 +99,6 @@ def ideal_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
         observables=small_observables,
         default_precision=0.0,
         info={**layout_info(isa, device), "exact": True, "optimization_level": level,
-              "seed": seed, "simulated_qubits": active,
+              "seed": seed, "simulated_qubits": active, "memory_limit": limit,
               "simulator": "batched statevector of the device's ISA circuit (noiseless)"},
     )

@@ -7,12 +7,13 @@ new ones slot in without touching the dispatcher.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qiskit_unlearn import __version__
-from qiskit_unlearn.cli.options import add_experiment_options, load_experiment
+from qiskit_unlearn.cli.options import add_experiment_options, load_experiment, show_progress
 
 DEFAULT_CIRCUITS_DIR = Path("circuits")
 
@@ -103,7 +104,8 @@ def _run_run(args: argparse.Namespace) -> int:
 
     cfg, cache = load_experiment(args)
     out = args.out or Path("runs") / cfg["experiment"]["name"]
-    run_dir = run_experiment(cfg, out, cache_dir=cache, progress=not args.no_progress)
+    run_dir = run_experiment(cfg, out, cache_dir=cache, progress=show_progress(args),
+                             echo=lambda line: print(line, flush=True))
     print(f"results: {run_dir / 'results.csv'}  report: {run_dir / 'report.md'}")
     return 0
 
@@ -145,27 +147,15 @@ def _hw_run(args: argparse.Namespace) -> int:
 
 
 def _methods_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", nargs="?", help="show one method's hyperparameters and reference")
+    from qiskit_unlearn.cli.methods import add_arguments
+
+    add_arguments(p)
 
 
 def _methods_run(args: argparse.Namespace) -> int:
-    from qiskit_unlearn.unlearn import METHODS
+    from qiskit_unlearn.cli.methods import run_from_args
 
-    if args.name:
-        if args.name not in METHODS:
-            print(f"error: unknown method {args.name!r}; choose one of "
-                  f"{', '.join(sorted(METHODS))}", file=sys.stderr)
-            return 2
-        m = METHODS[args.name]
-        table = m.name if m.name.replace("-", "").isalnum() else f'"{m.name}"'  # TOML bare key?
-        print(f"{m.name} ({m.family}): {m.summary}\nchanges: {m.changes}\n"
-              f"reference: {m.reference}\nhyperparameters (set in [unlearn.params.{table}]):")
-        for key, value in m.defaults.items():
-            print(f"  {key} = {value!r}")
-        return 0
-    for m in METHODS.values():
-        print(f"{m.name:14s} {m.family:20s} {m.summary}")
-    return 0
+    return run_from_args(args)
 
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -190,23 +180,57 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``qunlearn`` parser; given ``argv``, only the chosen command gets its options (a
+    command's option definitions may import heavy modules; ``--help`` should not wait)."""
     parser = argparse.ArgumentParser(
         prog="qunlearn",
         description="Machine unlearning for hybrid quantum-classical neural networks.")
     parser.add_argument("--version", action="version", version=f"qiskit-unlearn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     for name, (help_text, add_args, _) in COMMANDS.items():
-        add_args(sub.add_parser(name, help=help_text, description=help_text))
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if chosen is None or chosen == name:
+            add_args(p)
     return parser
 
 
+def _os_error(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    also = f" -> {exc.filename2}" if getattr(exc, "filename2", None) else ""
+    return (f"cannot access{where}{also}: {exc.strerror or exc}; check that the path exists, is "
+            "a folder where one is expected, and is writable (or pass another --out)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; every error is printed once, as one line with its fix, exit code 2.
+
+    ``QUNLEARN_DEBUG=1`` shows the traceback instead (for bug reports).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    debug = os.environ.get("QUNLEARN_DEBUG", "") not in ("", "0")
     try:
         return COMMANDS[args.command][2](args)
-    except ValueError as exc:  # validation errors carry the fix in their message
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to continue where it stopped",
+              file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, ValueError):  # validation errors carry the fix in their message
+            message = str(exc)
+        elif isinstance(exc, OSError):
+            message = _os_error(exc)
+        elif isinstance(exc, MemoryError):
+            message = ("out of memory; use fewer qubits, smaller batches or a backend's "
+                       "memory_limit option")
+        else:
+            message = (f"unexpected {type(exc).__name__}: {exc}. This is a bug: please report "
+                       "it with the traceback shown by QUNLEARN_DEBUG=1")
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

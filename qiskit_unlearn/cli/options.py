@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,13 @@ def add_experiment_options(parser: argparse.ArgumentParser, *, config_help: str,
 def load_experiment(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]:
     """The validated config (with ``--set`` overrides) and the model cache to use."""
     from qiskit_unlearn.config import load_config
-    from qiskit_unlearn.pipeline import default_cache_dir
+    from qiskit_unlearn.modelstore import default_cache_dir
 
     cfg = load_config(args.config, args.overrides)
     return cfg, None if args.no_cache else (args.cache_dir or default_cache_dir())
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars unless ``--no-progress`` or their stream is not a terminal (a log file
+    would fill with carriage-return lines)."""
+    return not args.no_progress and sys.stderr.isatty()

@@ -16,7 +16,7 @@ import copy
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from importlib import resources
@@ -303,12 +303,19 @@ def _load_xxz(data_dir: str | os.PathLike[str] | None = None, num_spins: int = 8
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registry entry: ``loader(data_dir=..., **options)`` returns the full dataset."""
+    """A registry entry: ``loader(data_dir=..., **options)`` returns the full dataset, and
+    ``classes(**options)`` its class names without loading it (configs are checked against
+    them when they are loaded, before any data is read)."""
 
     name: str
     description: str
     loader: Callable[..., Dataset]
+    classes: Callable[..., tuple[str, ...]]
     options: tuple[str, ...] = ()
+
+    def class_names(self, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        return self.classes(**{k: v for k, v in (options or {}).items()
+                               if k in self.options})
 
 
 def _idx_loader(source: IdxSource) -> Callable[..., Dataset]:
@@ -319,18 +326,33 @@ def _sklearn_loader(name: str, filename: str) -> Callable[..., Dataset]:
     return lambda data_dir=None: _load_sklearn(name, filename)
 
 
+def _fixed(names: Sequence[str]) -> Callable[..., tuple[str, ...]]:
+    return lambda **_: tuple(names)
+
+
+def _xxz_classes(phases: str = "three", **_: Any) -> tuple[str, ...]:
+    from qiskit_unlearn.data.xxz import PHASES
+
+    if phases not in PHASES:
+        raise DataError(f"xxz: phases must be one of {sorted(PHASES)}, got {phases!r}")
+    return tuple(PHASES[phases])
+
+
+DIGITS = tuple(str(d) for d in range(10))
 DATASETS: dict[str, DatasetSpec] = {
     "iris": DatasetSpec("iris", "Iris (150 × 4 features, 3 classes), scikit-learn's copy",
-                        _sklearn_loader("iris", "iris.csv")),
+                        _sklearn_loader("iris", "iris.csv"),
+                        _fixed(("setosa", "versicolor", "virginica"))),
     "digits": DatasetSpec("digits", "8×8 digits (1,797 images, 10 classes), scikit-learn's copy",
-                          _sklearn_loader("digits", "digits.csv.gz")),
+                          _sklearn_loader("digits", "digits.csv.gz"), _fixed(DIGITS)),
     "mnist": DatasetSpec("mnist", "MNIST 28×28 digits (official train + t10k files)",
-                         _idx_loader(MNIST), ("download", "base_url")),
+                         _idx_loader(MNIST), _fixed(MNIST.class_names), ("download", "base_url")),
     "fashion-mnist": DatasetSpec("fashion-mnist", "Fashion-MNIST 28×28 (train + t10k files)",
-                                 _idx_loader(FASHION_MNIST), ("download", "base_url")),
+                                 _idx_loader(FASHION_MNIST), _fixed(FASHION_MNIST.class_names),
+                                 ("download", "base_url")),
     "xxz": DatasetSpec("xxz", "XXZ-chain ground states (2^n amplitudes) labelled by phase",
-                       _load_xxz, ("num_spins", "num_samples", "delta_range", "phases", "cache",
-                                   "cache_dir")),
+                       _load_xxz, _xxz_classes, ("num_spins", "num_samples", "delta_range",
+                                                 "phases", "cache", "cache_dir")),
 }
 
 

@@ -9,8 +9,13 @@ doing few, large array operations. The compiler therefore
 * keeps every other multi-qubit gate as a generic block,
 
 and records, for each parameterized gate occurrence, its angle as a function of the circuit
-parameters (affine fast path, SymPy for general expressions) so the adjoint sweep can apply
-the chain rule exactly.
+parameters (:mod:`qiskit_unlearn.engine.angles`) so the adjoint sweep can apply the chain rule
+exactly.
+
+Compiling has two steps. :func:`plan_circuit` classifies and fuses the gates and keeps each
+fused op's gates as small local factors: it is cheap at any width, so a backend can check the
+instructions and the memory a circuit needs (:mod:`qiskit_unlearn.engine.memory`) at model
+construction. :func:`materialize` then lifts the factors into the ``2**n``-sized tables.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from qiskit.circuit import ParameterExpression, QuantumCircuit
 from qiskit.quantum_info import Operator
 from qiskit.transpiler.passes import TranslateParameterizedGates
 
+from qiskit_unlearn.engine.angles import AngleModel, angle_model
 from qiskit_unlearn.engine.generators import SUPPORTED_PARAMETERIZED, Generator, generator
+from qiskit_unlearn.engine.lifting import (
+    lift_diag,
+    lift_perm,
+    local_tensor,
+    monomial_parts,
+    multiply_diag,
+)
 
 _SKIPPED = {"barrier", "delay"}
 _NON_UNITARY = {"measure", "reset", "if_else", "while_loop", "for_loop", "switch_case", "box"}
@@ -45,19 +58,30 @@ class Block1Q:
 
 @dataclass
 class DiagRun:
-    """Consecutive diagonal gates: a constant phase times ``exp(-i Σ_a θ_a h_a)``."""
+    """Consecutive diagonal gates: a constant phase times ``exp(-i Σ_a θ_a h_a)``.
 
-    fixed_phase: np.ndarray | None
+    ``fixed`` and ``terms`` (one per angle) are the gates' local diagonals ``(values, qubits)``;
+    :func:`materialize` lifts them to ``fixed_phase`` ``(2**n,)`` and ``hdiag`` ``(angles, 2**n)``.
+    """
+
+    fixed: list = field(default_factory=list)
     angles: list[int] = field(default_factory=list)
-    hdiag: list[np.ndarray] = field(default_factory=list)
+    terms: list = field(default_factory=list)
+    fixed_phase: np.ndarray | None = None
+    hdiag: np.ndarray | None = None
 
 
 @dataclass
 class Monomial:
-    """Consecutive constant permutation-with-phase gates: ``(Mψ)[k] = phase[k] ψ[perm[k]]``."""
+    """Consecutive constant permutation-with-phase gates: ``(Mψ)[k] = phase[k] ψ[perm[k]]``.
 
-    perm: np.ndarray
-    phase: np.ndarray
+    ``factors`` are ``("diag", values, qubits)`` or ``("mono", matrix, qubits)`` in circuit
+    order; :func:`materialize` composes them into ``perm`` and ``phase`` ``(2**n,)``.
+    """
+
+    factors: list = field(default_factory=list)
+    perm: np.ndarray | None = None
+    phase: np.ndarray | None = None
 
 
 @dataclass
@@ -71,33 +95,17 @@ class Generic:
 
 
 @dataclass
-class AngleModel:
-    """Angles of all parameterized gate occurrences as functions of the circuit parameters.
+class CircuitPlan:
+    """The fused ops of a circuit before their ``2**n`` tables are built (see the module)."""
 
-    ``angles = offset + values @ linear.T`` for affine expressions; ``nonlinear`` holds
-    ``(angle_index, f, [(param_index, df/dparam)], param_indices)`` for the rest.
-    """
-
-    offset: np.ndarray
-    linear: np.ndarray
-    nonlinear: list = field(default_factory=list)
+    num_qubits: int
+    parameters: list
+    ops: list
+    exprs: list  # the angle of every parameterized gate occurrence
 
     @property
-    def num_angles(self) -> int:
-        return self.offset.shape[0]
-
-    def evaluate(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``angles (S, A)`` and the Jacobian ``(A, P)`` or ``(S, A, P)``."""
-        angles = self.offset + values @ self.linear.T
-        if not self.nonlinear:
-            return angles, self.linear
-        jac = np.broadcast_to(self.linear, (values.shape[0], *self.linear.shape)).copy()
-        for a, fn, dfns, pidx in self.nonlinear:
-            args = [values[:, i] for i in pidx]
-            angles[:, a] = np.broadcast_to(np.real(fn(*args)), values.shape[0])
-            for p, dfn in dfns:
-                jac[:, a, p] = np.broadcast_to(np.real(dfn(*args)), values.shape[0])
-        return angles, jac
+    def num_parameters(self) -> int:
+        return len(self.parameters)
 
 
 @dataclass
@@ -112,61 +120,9 @@ class CompiledCircuit:
         return len(self.parameters)
 
 
-def _lift_monomial(matrix: np.ndarray, qubits: tuple[int, ...], n: int):
-    """Lift a monomial (one non-zero per row) gate matrix to a full-space gather + phase."""
-    dim = 1 << n
-    k = np.arange(dim)
-    local = np.zeros(dim, dtype=np.int64)
-    for pos, q in enumerate(qubits):
-        local |= ((k >> q) & 1) << pos
-    cols = np.argmax(np.abs(matrix) > 1e-12, axis=1)  # row l reads column cols[l]
-    src_local = cols[local]
-    perm = k.copy()
-    for pos, q in enumerate(qubits):
-        bit = (src_local >> pos) & 1
-        perm = (perm & ~(1 << q)) | (bit << q)
-    phase = matrix[local, src_local]
-    return perm, phase.astype(complex)
-
-
-def _lift_diag(diag: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:
-    k = np.arange(1 << n)
-    local = np.zeros_like(k)
-    for pos, q in enumerate(qubits):
-        local |= ((k >> q) & 1) << pos
-    return diag[local]
-
-
 def _is_monomial(matrix: np.ndarray) -> bool:
     nz = np.abs(matrix) > 1e-12
     return bool(np.all(nz.sum(axis=1) == 1) and np.all(nz.sum(axis=0) == 1))
-
-
-def _angle_model(exprs: list, params: list) -> AngleModel:
-    import sympy
-
-    index = {p: i for i, p in enumerate(params)}
-    by_name = {p.name: i for i, p in enumerate(params)}
-    offset = np.zeros(len(exprs))
-    linear = np.zeros((len(exprs), len(params)))
-    nonlinear = []
-    for a, expr in enumerate(exprs):
-        grads = {p: expr.gradient(p) for p in expr.parameters}
-        if all(not isinstance(g, ParameterExpression) for g in grads.values()):
-            for p, g in grads.items():
-                linear[a, index[p]] = float(np.real(complex(g)))
-            offset[a] = float(np.real(complex(expr.bind({p: 0.0 for p in expr.parameters}))))
-            continue
-        sexpr = sympy.sympify(expr.sympify())
-        symbols = sorted(sexpr.free_symbols, key=lambda s: s.name)
-        pidx = [by_name[s.name] for s in symbols]
-        fn = sympy.lambdify(symbols, sexpr, modules="numpy", dummify=True)
-        dfns = [
-            (pi, sympy.lambdify(symbols, sympy.diff(sexpr, s), modules="numpy", dummify=True))
-            for s, pi in zip(symbols, pidx, strict=False)
-        ]
-        nonlinear.append((a, fn, dfns, pidx))
-    return AngleModel(offset, linear, nonlinear)
 
 
 def _check_supported(circuit: QuantumCircuit) -> None:
@@ -181,8 +137,11 @@ def _check_supported(circuit: QuantumCircuit) -> None:
             )
 
 
-def compile_circuit(circuit: QuantumCircuit) -> CompiledCircuit:
-    """Compile ``circuit`` for batched simulation (parameters in ``circuit.parameters`` order)."""
+def plan_circuit(circuit: QuantumCircuit) -> CircuitPlan:
+    """Check, classify and fuse the gates of ``circuit`` without building any full-space table.
+
+    Parameters are in ``circuit.parameters`` order.
+    """
     _check_supported(circuit)
     params = list(circuit.parameters)
     needs_translation = any(
@@ -205,20 +164,16 @@ def compile_circuit(circuit: QuantumCircuit) -> CompiledCircuit:
     def emit(op) -> None:
         last = ops[-1] if ops else None
         if isinstance(op, DiagRun) and isinstance(last, DiagRun):
-            if op.fixed_phase is not None:
-                last.fixed_phase = op.fixed_phase if last.fixed_phase is None else (
-                    last.fixed_phase * op.fixed_phase)
+            last.fixed += op.fixed
             last.angles += op.angles
-            last.hdiag += op.hdiag
+            last.terms += op.terms
             return
         if isinstance(op, Monomial) and isinstance(last, DiagRun) and not last.angles:
-            last = Monomial(np.arange(1 << n), last.fixed_phase)
-            ops[-1] = last
+            last = ops[-1] = Monomial([("diag", *f) for f in last.fixed])
         if isinstance(op, DiagRun) and not op.angles and isinstance(last, Monomial):
-            op = Monomial(np.arange(1 << n), op.fixed_phase)
+            op = Monomial([("diag", *f) for f in op.fixed])
         if isinstance(op, Monomial) and isinstance(last, Monomial):
-            # apply last, then op: (op·last ψ)[k] = ph_op[k] ph_last[p_op[k]] ψ[p_last[p_op[k]]]
-            ops[-1] = Monomial(last.perm[op.perm], op.phase * last.phase[op.perm])
+            last.factors += op.factors
             return
         ops.append(op)
 
@@ -237,7 +192,7 @@ def compile_circuit(circuit: QuantumCircuit) -> CompiledCircuit:
                 continue
             flush()
             if gen.diagonal:
-                emit(DiagRun(None, [a], [_lift_diag(gen.diagonal_h(), qubits, n)]))
+                emit(DiagRun([], [a], [(gen.diagonal_h(), qubits)]))
             else:
                 emit(Generic(qubits, gen=gen, angle=a))
             continue
@@ -247,13 +202,65 @@ def compile_circuit(circuit: QuantumCircuit) -> CompiledCircuit:
             continue
         flush()
         if np.allclose(matrix, np.diag(np.diag(matrix))):
-            emit(DiagRun(_lift_diag(np.diag(matrix), qubits, n)))
+            emit(DiagRun([(np.diag(matrix), qubits)]))
         elif _is_monomial(matrix):
-            emit(Monomial(*_lift_monomial(matrix, qubits, n)))
+            emit(Monomial([("mono", matrix, qubits)]))
         else:
             emit(Generic(qubits, matrix=matrix))
     flush()
-    for op in ops:
-        if isinstance(op, DiagRun) and op.hdiag:
-            op.hdiag = np.stack(op.hdiag)
-    return CompiledCircuit(n, params, ops, _angle_model(exprs, params))
+    return CircuitPlan(n, params, ops, exprs)
+
+
+def _lift_diag_run(op: DiagRun, n: int) -> DiagRun:
+    fixed_phase = None
+    for values, qubits in op.fixed:
+        if fixed_phase is None:
+            fixed_phase = lift_diag(values.astype(complex), qubits, n)
+        else:
+            multiply_diag(fixed_phase, values, qubits, n)
+    hdiag = None
+    if op.terms:
+        hdiag = np.empty((len(op.terms), 1 << n))
+        for row, (values, qubits) in zip(hdiag, op.terms, strict=True):
+            np.copyto(row.reshape((2,) * n), local_tensor(values, qubits, n))
+    return DiagRun(op.fixed, op.angles, op.terms, fixed_phase, hdiag)
+
+
+def _lift_monomial(op: Monomial, n: int) -> Monomial:
+    """Compose the factors in order: ``(p, ph)`` after ``(perm, phase)`` is
+    ``(perm[p], ph * phase[p])``; a diagonal factor only multiplies the phase."""
+    perm = phase = None
+    for kind, matrix, qubits in op.factors:
+        if kind == "diag":
+            if phase is None:
+                phase = lift_diag(matrix.astype(complex), qubits, n)
+            else:
+                multiply_diag(phase, matrix, qubits, n)
+            continue
+        cols, values = monomial_parts(matrix)
+        p = lift_perm(cols, qubits, n)
+        perm = p if perm is None else perm[p]
+        if phase is None:
+            phase = lift_diag(values, qubits, n)
+        else:
+            phase = phase[p]
+            multiply_diag(phase, values, qubits, n)
+    return Monomial(op.factors, perm, phase)
+
+
+def materialize(plan: CircuitPlan) -> CompiledCircuit:
+    """Build the full-space tables of a plan and the angle model (SymPy for non-affine angles)."""
+    n = plan.num_qubits
+    ops = []
+    for op in plan.ops:
+        if isinstance(op, DiagRun):
+            op = _lift_diag_run(op, n)
+        elif isinstance(op, Monomial):
+            op = _lift_monomial(op, n)
+        ops.append(op)
+    return CompiledCircuit(n, plan.parameters, ops, angle_model(plan.exprs, plan.parameters))
+
+
+def compile_circuit(circuit: QuantumCircuit) -> CompiledCircuit:
+    """Compile ``circuit`` for batched simulation (parameters in ``circuit.parameters`` order)."""
+    return materialize(plan_circuit(circuit))

@@ -2,8 +2,12 @@
 
 Drop-in for ``qiskit.primitives.StatevectorEstimator`` (same PUB semantics, broadcasting and
 ``precision`` behaviour) but it simulates all bindings of a PUB in one batched pass, compiles
-each circuit once, and shares the simulated states between PUBs that have the same circuit
-and parameter values — ``EstimatorQNN`` sends one such PUB per observable.
+each circuit once, and simulates PUBs that have the same circuit and parameter values once,
+for all their observables together — ``EstimatorQNN`` sends one such PUB per observable.
+
+Each batch stays under ``memory_limit`` (:mod:`~.memory`): rows are simulated in chunks that
+fit, and a circuit whose single row cannot fit is refused with ``BackendError`` before any
+``2**n`` array exists — at model construction already, through :func:`check_memory`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from qiskit.primitives.containers import DataBin
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
+from qiskit_unlearn.engine.memory import Footprint, parse_memory_limit
 from qiskit_unlearn.engine.observables import PauliTable
 from qiskit_unlearn.engine.statevector import StatevectorProgram
 
@@ -42,7 +47,8 @@ _TABLES = _LRU(256)
 
 
 def program_for(circuit: QuantumCircuit) -> StatevectorProgram:
-    """The compiled program of ``circuit`` (cached; the cache holds the circuit alive)."""
+    """The program of ``circuit`` (cached; the cache holds the circuit alive). Creating it only
+    plans the circuit; the ``2**n`` tables are built by its first batch."""
     key = (id(circuit), len(circuit.data), circuit.num_parameters)
     entry = _PROGRAMS.get_or_make(key, lambda: (circuit, StatevectorProgram(circuit)))
     return entry[1]
@@ -84,14 +90,47 @@ def table_for(keys: Sequence[tuple]) -> PauliTable:
     return _TABLES.get_or_make(tuple(keys), make)
 
 
+def check_memory(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
+                 memory_limit: int, *, adjoint: bool) -> Footprint:
+    """Raise ``BackendError`` unless one parameter row of a forward pass (or, if ``adjoint``, an
+    adjoint gradient) of ``circuit`` for ``observables`` fits ``memory_limit`` bytes.
+
+    Only plans the circuit (instructions are checked too): nothing ``2**n``-sized is allocated.
+    """
+    table = PauliTable(list(observables), circuit.num_qubits)  # tables are built on first use
+    footprint = program_for(circuit).footprint(table, adjoint=adjoint)
+    footprint.max_rows(memory_limit)
+    return footprint
+
+
+def _observable_index(pub: EstimatorPub) -> tuple[list[tuple], np.ndarray]:
+    """The PUB's distinct observable keys and, per observable entry, its index among them."""
+    obs = pub.observables.sparse_observables_array()
+    keys: list[tuple] = []
+    seen: dict[tuple, int] = {}
+    index = np.empty(obs.shape, dtype=np.int64)
+    for idx, o in np.ndenumerate(obs):
+        key = observable_key(o)
+        index[idx] = seen.setdefault(key, len(seen))
+        if index[idx] == len(keys):
+            keys.append(key)
+    return keys, index
+
+
 class FastStatevectorEstimator(BaseEstimatorV2):
     """Exact batched statevector estimator (``precision > 0`` adds Gaussian noise, like
-    ``StatevectorEstimator``, to emulate finite sampling)."""
+    ``StatevectorEstimator``, to emulate finite sampling).
 
-    def __init__(self, *, default_precision: float = 0.0, seed: int | None = None):
+    ``memory_limit``: bytes or a size such as ``"8GiB"`` that one batch may use; ``None`` is
+    75% of the available RAM (or ``$QUNLEARN_MEMORY_LIMIT``), read once here.
+    """
+
+    def __init__(self, *, default_precision: float = 0.0, seed: int | None = None,
+                 memory_limit: int | str | None = None):
         self._default_precision = default_precision
         self._seed = seed
         self._rng = np.random.default_rng(seed)
+        self.memory_limit = parse_memory_limit(memory_limit)
 
     @property
     def default_precision(self) -> float:
@@ -110,31 +149,34 @@ class FastStatevectorEstimator(BaseEstimatorV2):
         return job
 
     def _run(self, pubs: list[EstimatorPub]) -> PrimitiveResult[PubResult]:
-        states: dict = {}
-        return PrimitiveResult([self._run_pub(pub, states) for pub in pubs],
-                               metadata={"version": 2})
+        flats, indices, groups = [], [], {}
+        for i, pub in enumerate(pubs):
+            values = pub.parameter_values.as_array(pub.circuit.parameters)
+            pshape = values.shape[:-1]
+            flat = values.reshape(-1, values.shape[-1]) if values.size else np.zeros(
+                (int(np.prod(pshape, dtype=int)), 0))
+            flats.append((flat, pshape))
+            indices.append(_observable_index(pub))
+            groups.setdefault((id(pub.circuit), flat.shape, flat.tobytes()), []).append(i)
+        evs_of: dict[int, np.ndarray] = {}
+        for members in groups.values():  # one simulation per circuit and parameter values
+            union: dict[tuple, int] = {}
+            for i in members:
+                for key in indices[i][0]:
+                    union.setdefault(key, len(union))
+            program = program_for(pubs[members[0]].circuit)
+            evs_all = program.expectations(flats[members[0]][0], table_for(list(union)),
+                                           self.memory_limit)
+            for i in members:
+                evs_of[i] = evs_all[:, [union[key] for key in indices[i][0]]]
+        return PrimitiveResult(
+            [self._result(pub, evs_of[i], flats[i][1], indices[i][1])
+             for i, pub in enumerate(pubs)], metadata={"version": 2})
 
-    def _run_pub(self, pub: EstimatorPub, states: dict) -> PubResult:
-        program = program_for(pub.circuit)
-        values = pub.parameter_values.as_array(pub.circuit.parameters)
-        pshape = values.shape[:-1]
-        flat = values.reshape(-1, values.shape[-1]) if values.size else np.zeros(
-            (int(np.prod(pshape, dtype=int)), 0))
-        obs = pub.observables.sparse_observables_array()
-        keys, obs_index = [], np.empty(obs.shape, dtype=np.int64)
-        seen: dict = {}
-        for idx, o in np.ndenumerate(obs):
-            k = observable_key(o)
-            obs_index[idx] = seen.setdefault(k, len(seen))
-            if obs_index[idx] == len(keys):
-                keys.append(k)
-        table = table_for(keys)
-        state_key = (id(pub.circuit), flat.shape, flat.tobytes())
-        if state_key not in states:
-            states[state_key] = program.states(flat)
-        psi = states[state_key]
-        evs_all = table.expectations(psi)  # (bindings, distinct observables)
-        bind_index = np.arange(flat.shape[0]).reshape(pshape)
+    def _result(self, pub: EstimatorPub, evs_all: np.ndarray, pshape: tuple,
+                obs_index: np.ndarray) -> PubResult:
+        """Broadcast ``evs_all`` (bindings, distinct observables) to the PUB's shape."""
+        bind_index = np.arange(evs_all.shape[0]).reshape(pshape)
         b_idx, o_idx = np.broadcast_arrays(bind_index, obs_index)
         evs = evs_all[b_idx, o_idx]
         stds = np.zeros_like(evs)

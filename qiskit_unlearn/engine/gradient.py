@@ -5,6 +5,8 @@ default parameter-shift gradient turns that into ``2 × parameters`` circuit run
 here the items are grouped by circuit, their parameter rows and observables deduplicated,
 and the full Jacobian ``(rows, observables, parameters)`` comes from one adjoint sweep of the
 batched statevector (:mod:`qiskit_unlearn.engine.statevector`). Exact up to float64 rounding.
+The sweep keeps one ``2**n`` co-state per observable, so rows are chunked under the same
+``memory_limit`` as the estimator's.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from qiskit_unlearn.engine.estimator import (
     program_for,
     table_for,
 )
+from qiskit_unlearn.engine.memory import parse_memory_limit
 from qiskit_unlearn.gradients.batched_param_shift import validate_gradient_arguments
 
 
@@ -43,10 +46,16 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
 
     The ``estimator`` argument only provides options for Qiskit's gradient interface; the
     simulation itself always runs on the exact engine (noise-free, no sampling).
+    ``memory_limit`` (bytes or e.g. ``"8GiB"``) defaults to the estimator's, if it has one.
     """
 
-    def __init__(self, estimator: BaseEstimatorV2 | None = None, options: Options | None = None):
-        super().__init__(estimator or FastStatevectorEstimator(), options=options)
+    def __init__(self, estimator: BaseEstimatorV2 | None = None, options: Options | None = None,
+                 *, memory_limit: int | str | None = None):
+        estimator = estimator or FastStatevectorEstimator(memory_limit=memory_limit)
+        super().__init__(estimator, options=options)
+        inherited = getattr(estimator, "memory_limit", None)
+        self.memory_limit = parse_memory_limit(
+            inherited if memory_limit is None and isinstance(inherited, int) else memory_limit)
         self.num_calls = 0
         self.num_rows = 0
 
@@ -101,7 +110,7 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
                 if key is None:
                     key = obs_keys[id(observables[i])] = cached_observable_key(observables[i])
                 obs_index[j] = distinct.setdefault(key, len(distinct))
-            _, jac = program.jacobian(rows, table_for(list(distinct)))
+            _, jac = program.jacobian(rows, table_for(list(distinct)), self.memory_limit)
             self.num_rows += len(rows)
             per_item = jac[row_index, obs_index]  # (items, P)
             position = {p: k for k, p in enumerate(circuit.parameters)}

@@ -4,137 +4,32 @@ States are arrays ``(S, R, N)``: ``S`` parameter rows, ``R`` = 1 for the state o
 of observables for the adjoint co-states, ``N = 2**n`` amplitudes. One reverse sweep gives the
 derivatives of every observable with respect to every gate angle for all rows at once:
 at the cut after a gate ``exp(-iθH)``, ``d⟨O⟩/dθ = 2 Im⟨λ|H|ψ⟩`` with ``λ`` the co-state.
+
+Rows are simulated in chunks that stay under a memory limit (:mod:`~.memory`): the circuit is
+only compiled, and states only allocated, once the footprint of a chunk is known to fit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 from qiskit.circuit import QuantumCircuit
 
 from qiskit_unlearn.engine import kernels
-from qiskit_unlearn.engine.compiler import (
-    Block1Q,
-    CompiledCircuit,
-    DiagRun,
-    Generic,
-    Monomial,
-    compile_circuit,
+from qiskit_unlearn.engine.binding import Bound, bind, block_groups
+from qiskit_unlearn.engine.compiler import CompiledCircuit, materialize, plan_circuit
+from qiskit_unlearn.engine.memory import (
+    AMPLITUDE,
+    Footprint,
+    adjoint_footprint,
+    default_memory_limit,
+    forward_footprint,
 )
 from qiskit_unlearn.engine.observables import PauliTable
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
-_MAX_ELEMENTS = 1 << 22  # rows x observables x amplitudes per chunk (64 MiB of complex128)
-
-
-def _rows_vary(columns: np.ndarray) -> bool:
-    return bool(columns.size) and not bool(np.all(columns == columns[:1]))
-
-
-@dataclass
-class _Bound:
-    """A compiled op with its matrices evaluated for one batch of angles."""
-
-    op: Any
-    kind: str
-    mat: Any = None
-    inv: Any = None
-    gens: np.ndarray | None = None  # conjugated generators (1q, generic) or h-diagonals (diag)
-    angles: list[int] | None = None
-
-
-def _block_signature(op: Block1Q) -> tuple:
-    return tuple(("fixed", item[1].tobytes()) if item[0] == "fixed" else ("param", item[1].name)
-                 for item in op.items)
-
-
-def block_groups(compiled: CompiledCircuit) -> list[list[int]]:
-    """Indices of single-qubit blocks with the same gate sequence, bound together."""
-    groups: dict[tuple, list[int]] = {}
-    for i, op in enumerate(compiled.ops):
-        if isinstance(op, Block1Q):
-            groups.setdefault(_block_signature(op), []).append(i)
-    return list(groups.values())
-
-
-def _bind_blocks(ops: list[Block1Q], angles: np.ndarray) -> list[_Bound]:
-    """Bind blocks sharing one gate sequence, vectorized over blocks: ``(S, blocks, 2, 2)``."""
-    template = ops[0].items
-    mats = []
-    for pos, (kind, *rest) in enumerate(template):
-        if kind == "fixed":
-            mats.append(rest[0][None, None])
-        else:
-            cols = angles[:, [op.items[pos][2] for op in ops]]
-            mats.append(rest[0].matrices(cols))
-    unitary = mats[0]
-    for m in mats[1:]:
-        unitary = m @ unitary
-    # generators transported to the block's end: S_k H_k S_k^† with S_k = G_m ... G_{k+1}
-    gens, positions = [], []
-    suffix = None
-    for pos in range(len(template) - 1, -1, -1):
-        kind, *rest = template[pos]
-        if kind == "param":
-            h = rest[0].h
-            gens.append(h if suffix is None else
-                        suffix @ h @ np.conj(np.swapaxes(suffix, -1, -2)))
-            positions.append(pos)
-        suffix = mats[pos] if suffix is None else suffix @ mats[pos]
-    gens, positions = gens[::-1], positions[::-1]
-    shape = (angles.shape[0], len(ops), 2, 2)
-    unitary = np.broadcast_to(unitary, shape)
-    gens = [np.broadcast_to(g, shape) for g in gens]
-    bound = []
-    for j, op in enumerate(ops):
-        idx = [op.items[pos][2] for pos in positions]
-        rows = slice(None) if _rows_vary(angles[:, idx]) else slice(0, 1)
-        u = np.ascontiguousarray(unitary[rows, j])
-        g = np.conj(np.stack([gm[rows, j] for gm in gens], axis=1)) if gens else None
-        bound.append(_Bound(op, "1q", u, np.ascontiguousarray(np.conj(np.swapaxes(u, -1, -2))),
-                            g, idx))
-    return bound
-
-
-def _bind(compiled: CompiledCircuit, angles: np.ndarray, groups: list[list[int]]
-          ) -> list[_Bound]:
-    bound: list[_Bound | None] = [None] * len(compiled.ops)
-    for group in groups:
-        blocks = _bind_blocks([compiled.ops[i] for i in group], angles)
-        for i, b in zip(group, blocks, strict=True):
-            bound[i] = b
-    for i, op in enumerate(compiled.ops):
-        if isinstance(op, Block1Q):
-            continue
-        if isinstance(op, DiagRun):
-            phase = np.ones((1, 1 << compiled.num_qubits), complex)
-            if op.angles:
-                cols = angles[:, op.angles]
-                if not _rows_vary(cols):
-                    cols = cols[:1]
-                phase = np.exp(-1j * (cols @ op.hdiag))
-            if op.fixed_phase is not None:
-                phase = phase * op.fixed_phase
-            h = np.ascontiguousarray(op.hdiag.T) if op.angles else None
-            bound[i] = _Bound(op, "diag", phase[:, None, :], np.conj(phase)[:, None, :], h,
-                              op.angles)
-        elif isinstance(op, Monomial):
-            inv_perm = np.argsort(op.perm)
-            bound[i] = _Bound(op, "mono", (op.perm, op.phase),
-                              (inv_perm, np.conj(op.phase)[inv_perm]))
-        else:
-            assert isinstance(op, Generic)
-            if op.gen is None:
-                m, gens, ang = op.matrix[None], None, None
-            else:
-                cols = angles[:, op.angle]
-                rows = angles.shape[0] if _rows_vary(cols) else 1
-                m = op.gen.matrices(cols[:rows])
-                gens, ang = np.conj(op.gen.h), [op.angle]
-            bound[i] = _Bound(op, "generic", m, np.conj(np.swapaxes(m, -1, -2)), gens, ang)
-    return bound
+_MAX_ELEMENTS = 1 << 22  # rows x observables x amplitudes per chunk, for cache locality
 
 
 def _generic_einsum(qubits: tuple[int, ...], n: int) -> tuple[str, str]:
@@ -160,28 +55,37 @@ def _apply_generic(x: np.ndarray, u: np.ndarray, qubits: tuple[int, ...], n: int
     k = len(qubits)
     apply, _ = _generic_einsum(qubits, n)
     um = np.broadcast_to(u.reshape(u.shape[0], *([2] * (2 * k))), (s, *([2] * (2 * k))))
-    return np.ascontiguousarray(np.einsum(apply, um, x.reshape(s, r, *([2] * n)))).reshape(
-        s, r, dim)
+    # order="C": the result is the only new state (no contiguous copy of it afterwards)
+    return np.einsum(apply, um, x.reshape(s, r, *([2] * n)), order="C").reshape(s, r, dim)
 
 
-def _apply(b: _Bound, x: np.ndarray, n: int, inverse: bool = False) -> np.ndarray:
-    """Apply (or undo) a bound op; 1q blocks and diagonals work in place."""
-    m = b.inv if inverse else b.mat
+def _apply(b: Bound, x: np.ndarray, n: int, inverse: bool = False) -> np.ndarray:
+    """Apply (or undo) a bound op; 1q blocks and diagonals work in place, and a gather makes
+    one new state (undoing it scales ``x`` in place first, then scatters)."""
     if b.kind == "1q":
+        m = b.inv if inverse else b.mat
         kernels.apply_1q(x, np.broadcast_to(m, (x.shape[0], 2, 2)), b.op.qubit)
         return x
     if b.kind == "diag":
-        x *= m
+        x *= np.conj(b.mat) if inverse else b.mat
         return x
     if b.kind == "mono":
-        perm, phase = m
-        return x[..., perm] * phase
-    return _apply_generic(x, m, b.op.qubits, n)
+        perm, phase = b.mat
+        if inverse:  # (M^-1 y)[perm[k]] = conj(phase[k]) y[k]
+            x *= np.conj(phase)
+            out = np.empty_like(x)
+            out[..., perm] = x
+            return out
+        out = x[..., perm]
+        out *= phase
+        return out
+    return _apply_generic(x, b.inv if inverse else b.mat, b.op.qubits, n)
 
 
-def _sweep_step(b: _Bound, psi: np.ndarray, lam: np.ndarray, n: int, undo: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Angle derivatives ``(S, O, k)`` at the op's output cut, then undo the op if asked."""
+def _gradients(b: Bound, psi: np.ndarray, lam: np.ndarray, n: int, undo: bool
+               ) -> tuple[np.ndarray | None, bool]:
+    """Angle derivatives ``(S, O, k)`` at the op's output cut, and whether the op was undone
+    too (single-qubit blocks fuse the undo into the same pass, in place)."""
     s, o, _ = lam.shape
     grads = None
     if b.kind == "1q" and b.angles:
@@ -190,90 +94,122 @@ def _sweep_step(b: _Bound, psi: np.ndarray, lam: np.ndarray, n: int, undo: bool
         kernels.cross_and_undo_1q(psi[:, 0, :], lam, uinv, b.op.qubit, cross, undo)
         gens = np.broadcast_to(b.gens, (s, *b.gens.shape[1:]))
         # 2 Im Tr(H C) = -2 Im Tr(conj(H) conj(C)); gens and cross are both conjugated
-        grads = -2.0 * np.einsum("skji,soij->sok", gens, cross).imag
-        return psi, lam, grads
+        return -2.0 * np.einsum("skji,soij->sok", gens, cross).imag, True
     if b.angles:
-        if b.kind == "diag":
-            grads = 2.0 * ((np.conj(lam) * psi).imag @ b.gens)
+        if b.kind == "diag":  # one observable at a time: one state-sized temporary
+            grads = np.empty((s, o, b.gens.shape[1]))
+            for k in range(o):
+                cross = np.conj(lam[:, k, :])
+                cross *= psi[:, 0, :]
+                grads[:, k] = 2.0 * (np.ascontiguousarray(cross.imag) @ b.gens)
         else:
             _, cross_eq = _generic_einsum(b.op.qubits, n)
             d = 1 << len(b.op.qubits)
             cross = np.einsum(cross_eq, np.conj(psi).reshape(s, 1, *([2] * n)),
                               lam.reshape(s, o, *([2] * n))).reshape(s, o, d, d)
             grads = -2.0 * np.einsum("ji,soij->so", b.gens, cross).imag[..., None]
-    if undo:
-        psi = _apply(b, psi, n, inverse=True)
-        lam = _apply(b, lam, n, inverse=True)
-    return psi, lam, grads
+    return grads, False
 
 
 class StatevectorProgram:
-    """A circuit compiled once and evaluated for many parameter rows at a time."""
+    """A circuit planned once, compiled on first use, evaluated for many parameter rows."""
 
     def __init__(self, circuit: QuantumCircuit):
         self.circuit = circuit
-        self.compiled = compile_circuit(circuit)
-        self.groups = block_groups(self.compiled)
+        self.plan = plan_circuit(circuit)
+        self.groups = block_groups(self.plan)
         self.num_qubits = circuit.num_qubits
+        self._compiled: CompiledCircuit | None = None
         # The last forward pass, kept because EstimatorQNN's backward pass re-evaluates exactly
         # the rows its forward pass just simulated.
         self._last: tuple[bytes, list, np.ndarray] | None = None
 
     @property
+    def compiled(self) -> CompiledCircuit:
+        """The compiled circuit; its ``2**n`` tables are built on first access."""
+        if self._compiled is None:
+            self._compiled = materialize(self.plan)
+        return self._compiled
+
+    @property
     def parameters(self) -> list:
-        return self.compiled.parameters
+        return self.plan.parameters
+
+    def footprint(self, table: PauliTable | None, *, adjoint: bool = False) -> Footprint:
+        """Bytes a batch needs for the expectations (or Jacobian) of ``table``'s observables."""
+        return adjoint_footprint(self.plan, table) if adjoint else forward_footprint(self.plan,
+                                                                                        table)
 
     def _values(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=float)
         if values.ndim == 1:
             values = values[None, :]
-        if values.shape[-1] != self.compiled.num_parameters:
+        if values.shape[-1] != self.plan.num_parameters:
             raise ValueError(
                 f"got {values.shape[-1]} parameter values for a circuit with "
-                f"{self.compiled.num_parameters} parameters"
+                f"{self.plan.num_parameters} parameters"
             )
         return values
 
-    def _simulate(self, values: np.ndarray) -> tuple[list[_Bound], np.ndarray]:
+    def _simulate(self, values: np.ndarray) -> tuple[list[Bound], np.ndarray]:
         angles, _ = self.compiled.angles.evaluate(values)
-        bound = _bind(self.compiled, angles, self.groups)
+        bound = bind(self.compiled, angles, self.groups)
         psi = np.zeros((len(values), 1, 1 << self.num_qubits), dtype=complex)
         psi[:, 0, 0] = 1.0
         for b in bound:
             psi = _apply(b, psi, self.num_qubits)
         return bound, psi
 
-    def _bound_and_state(self, values: np.ndarray) -> tuple[list[_Bound], np.ndarray]:
+    def _bound_and_state(self, values: np.ndarray) -> tuple[list[Bound], np.ndarray]:
         key = values.tobytes() + repr(values.shape).encode()
         if self._last is None or self._last[0] != key:
+            self._last = None  # free the old batch before simulating the new one
             self._last = (key, *self._simulate(values))
         return self._last[1], self._last[2]
 
-    def _chunks(self, rows: int, width: int):
-        size = max(1, _MAX_ELEMENTS // (width << self.num_qubits))
-        for start in range(0, rows, size):
-            yield slice(start, min(rows, start + size))
+    def _chunks(self, rows: int, width: int, footprint: Footprint,
+                memory_limit: int | None) -> list[slice]:
+        """Row slices that each fit ``memory_limit``; a BackendError if one row does not."""
+        limit = default_memory_limit() if memory_limit is None else memory_limit
+        size = max(1, min(footprint.max_rows(limit), _MAX_ELEMENTS // (width << self.num_qubits)))
+        if size < rows:
+            self._last = None  # chunked batches are not cached: do not hold on to an old one
+        return [slice(start, min(rows, start + size)) for start in range(0, rows, size)]
 
-    def states(self, values: np.ndarray) -> np.ndarray:
+    def states(self, values: np.ndarray, memory_limit: int | None = None) -> np.ndarray:
         """Final states ``(S, N)`` for parameter rows ``(S, P)`` (``circuit.parameters`` order)."""
         values = self._values(values)
-        chunks = list(self._chunks(len(values), 1))
+        footprint = self.footprint(None)
+        output = len(values) * (AMPLITUDE << self.num_qubits)  # the states returned
+        chunks = self._chunks(len(values), 1, replace(footprint, fixed=footprint.fixed + output),
+                              memory_limit)
         if len(chunks) == 1:
             return self._bound_and_state(values)[1][:, 0, :]
         return np.concatenate([self._simulate(values[sl])[1][:, 0, :] for sl in chunks])
 
-    def expectations(self, values: np.ndarray, table: PauliTable) -> np.ndarray:
-        """Exact ``⟨O_o⟩`` for every row: ``(S, O)``."""
-        return table.expectations(self.states(values))
+    def expectations(self, values: np.ndarray, table: PauliTable,
+                     memory_limit: int | None = None) -> np.ndarray:
+        """Exact ``⟨O_o⟩`` for every row: ``(S, O)``, simulated chunk by chunk."""
+        values = self._values(values)
+        chunks = self._chunks(len(values), 1, self.footprint(table), memory_limit)
+        if len(chunks) == 1:
+            return table.expectations(self._bound_and_state(values)[1][:, 0, :])
+        out = np.empty((len(values), table.num_observables))
+        for sl in chunks:
+            out[sl] = table.expectations(self._simulate(values[sl])[1][:, 0, :])
+        return out
 
-    def jacobian(self, values: np.ndarray, table: PauliTable) -> tuple[np.ndarray, np.ndarray]:
+    def jacobian(self, values: np.ndarray, table: PauliTable, memory_limit: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """Exact values ``(S, O)`` and Jacobian ``(S, O, P)`` by one adjoint sweep per chunk."""
         values = self._values(values)
         n = self.num_qubits
         rows = len(values)
+        chunks = self._chunks(rows, table.num_observables + 1,
+                              self.footprint(table, adjoint=True), memory_limit)
         evs = np.empty((rows, table.num_observables))
-        jac = np.empty((rows, table.num_observables, self.compiled.num_parameters))
-        for sl in self._chunks(rows, table.num_observables + 1):
+        jac = np.empty((rows, table.num_observables, self.plan.num_parameters))
+        for sl in chunks:
             chunk = values[sl]
             _, angle_jac = self.compiled.angles.evaluate(chunk)
             bound, psi = self._bound_and_state(chunk)
@@ -285,9 +221,12 @@ class StatevectorProgram:
             first = next((i for i, b in enumerate(bound) if b.angles), len(bound))
             for i in range(len(bound) - 1, first - 1, -1):  # nothing to undo before the first angle
                 b = bound[i]
-                psi, lam, g = _sweep_step(b, psi, lam, n, undo=i > first)
+                g, undone = _gradients(b, psi, lam, n, undo=i > first)
                 if g is not None:
                     grads[:, :, b.angles] += g
+                if i > first and not undone:  # rebinding here frees each old state at once
+                    psi = _apply(b, psi, n, inverse=True)
+                    lam = _apply(b, lam, n, inverse=True)
             if angle_jac.ndim == 2:
                 jac[sl] = grads @ angle_jac
             else:

@@ -294,7 +294,7 @@ def _fetch(args: argparse.Namespace) -> int:
     print(f"jobs: {jobs['finished']} finished, {jobs['pending']} pending, {jobs['failed']} "
           "failed" + (" (see 'qunlearn hw status')" if jobs["failed"] else ""))
     if out.stale_pubs:
-        print(f"skipped {out.stale_pubs} PUBs measured on models whose checkpoints have "
+        print(f"skipped {out.stale_pubs} model/split measurements of models whose checkpoints have "
               "changed since; submit again to measure the current ones")
     if out.path is None:
         print("no finished results yet")
@@ -304,16 +304,31 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    """Run one action under the run directory's locks (errors reach the CLI's one handler).
+
+    Every action holds a *shared* lock on RUN_DIR (no ``qunlearn run`` may rewrite the models
+    meanwhile); ``submit``, ``status`` and ``fetch`` also hold RUN_DIR/hardware exclusively
+    while they read and write ``jobs.json``. ``unlearn`` locks each task's journal folder
+    instead, so status and fetch stay usable while a long device run waits in a queue.
+    """
+    from qiskit_unlearn.rundir import CONFIG_FILE, RunLock
+
     actions = {"submit": _submit, "unlearn": _unlearn, "status": _status, "fetch": _fetch}
-    try:
-        return actions[args.hw_action](args)
-    except ValueError as exc:  # HardwareError, BackendError, ConfigError: the fix is in the text
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    run_dir = Path(args.run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise HardwareError(f"{run_dir} is not a run directory (no {CONFIG_FILE}); pass a folder "
+                            "written by 'qunlearn run'")
+    command = f"qunlearn hw {args.hw_action}"
+    with RunLock(run_dir, command, shared=True):
+        if args.hw_action == "unlearn":
+            return actions["unlearn"](args)
+        (run_dir / "hardware").mkdir(exist_ok=True)
+        with RunLock(run_dir / "hardware", command):
+            return actions[args.hw_action](args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry point until ``qunlearn hw`` is wired into the main CLI."""
-    parser = argparse.ArgumentParser(prog="qunlearn hw")
-    add_arguments(parser)
-    return run_from_args(parser.parse_args(argv))
+    """``qunlearn hw ...`` with the main CLI's error handling (``main(["status", DIR])``)."""
+    from qiskit_unlearn.cli.main import main as qunlearn
+
+    return qunlearn(["hw", *(argv or [])])

@@ -1,12 +1,13 @@
 """``qunlearn hw status`` / ``fetch``: reconnect to submitted jobs and tabulate their results.
 
-Finished PUBs become logits (``model.decode`` of the measured expectation values) and then the
-same metric rows as ``qunlearn run`` (:func:`evaluate_model`), one row per device, settings,
-seed, scenario and model, with extra columns saying where and how it was measured. The
-reference models of a row (the teacher ``original`` and the oracle ``retrain``) are the
-hardware-measured ones when they were measured on every needed split with the same settings,
-otherwise their exact simulation (column ``reference``). A model measured on only some splits
-gets their accuracies only.
+Each finished (seed, scenario, model, split) group takes its rows of its PUB (a PUB holds each
+distinct sample of a model once, see :mod:`~qiskit_unlearn.hardware.submit`); they become
+logits (``model.decode`` of the measured expectation values) and then the same metric rows as
+``qunlearn run`` (:func:`evaluate_model`), one row per device, settings, seed, scenario and
+model, with extra columns saying where and how it was measured. The reference models of a row
+(the teacher ``original`` and the oracle ``retrain``) are the hardware-measured ones when they
+were measured on every needed split with the same settings, otherwise their exact simulation
+(column ``reference``). A model measured on only some splits gets their accuracies only.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def job_statuses(store: JobStore, *, network: bool = True) -> list[dict[str, Any
     data = store.refresh(network=network)
     rows = []
     for sub, job in store.jobs(data):
-        models = sorted({f"seed{p['seed']}/{p['scenario']}/{p['model']}" for p in job["pubs"]})
+        models = sorted({f"seed{g['seed']}/{g['scenario']}/{g['model']}" for g in job["groups"]})
         rows.append({"job_id": job["job_id"], "device": sub["device"], "date": sub["date"],
                      "status": job["status"], "kind": status_kind(job["status"]),
                      "pubs": len(job["pubs"]), "models": ", ".join(models),
@@ -56,7 +57,7 @@ def job_statuses(store: JobStore, *, network: bool = True) -> list[dict[str, Any
 
 
 def resubmit_commands(store: JobStore, run_dir: Path) -> list[str]:
-    """``qunlearn hw submit`` commands that resend the failed PUBs with their settings."""
+    """``qunlearn hw submit`` commands that resend the failed groups with their settings."""
     from qiskit_unlearn.backends.noise import precision_for_shots
 
     failed: dict[tuple[str, str], dict[str, Any]] = {}
@@ -65,10 +66,10 @@ def resubmit_commands(store: JobStore, run_dir: Path) -> list[str]:
             continue
         entry = failed.setdefault((sub["device"], sub["settings_key"]), {
             "sub": sub, "models": set(), "splits": set(), "seeds": set(), "scenarios": set()})
-        for pub in job["pubs"]:
+        for group in job["groups"]:
             for name, key in (("models", "model"), ("splits", "split"), ("seeds", "seed"),
                               ("scenarios", "scenario")):
-                entry[name].add(str(pub[key]))
+                entry[name].add(str(group[key]))
     commands = []
     for entry in failed.values():
         sub = entry["sub"]
@@ -99,7 +100,7 @@ class _Measured:
 class FetchResult:
     rows: list[dict[str, Any]]
     jobs: Counter[str]  # finished / pending / failed
-    stale_pubs: int
+    stale_pubs: int  # groups measured on checkpoints that have changed since
     path: Path | None
 
 
@@ -116,29 +117,46 @@ def _collect(run: FinishedRun, store: JobStore, data: dict[str, Any]
             continue
         result = store.result(sub, job)
         settings = tuple(sub[k] for k in _SETTINGS)
-        for pub in job["pubs"]:
-            target = Target(pub["seed"], pub["scenario"], pub["model"], pub["checkpoint"])
+        for group in job["groups"]:
+            target = Target(group["seed"], group["scenario"], group["model"], group["checkpoint"])
             if not (run.dir / target.checkpoint).is_file() or \
-                    run.digest(target) != pub["checkpoint_sha256"]:
+                    run.digest(target) != group["checkpoint_sha256"]:
                 stale += 1
                 continue
-            x, y = run.split(target.seed, target.scenario, pub["split"])
-            if sha256_arrays(x, y) != pub["data_sha256"]:
+            x, y = run.split(target.seed, target.scenario, group["split"])
+            if sha256_arrays(x, y) != group["data_sha256"]:
                 raise HardwareError(
-                    f"the {pub['split']} split of {target.label()} is not the data job "
+                    f"the {group['split']} split of {target.label()} is not the data job "
                     f"{job['job_id']} measured: the run's config or dataset changed since; "
                     "restore them or resubmit")
-            evs = np.asarray(result[pub["index"]].data.evs)
-            if evs.ndim != 2 or evs.shape[1] != pub["num_samples"]:
-                raise HardwareError(f"job {job['job_id']} PUB {pub['index']} returned "
-                                    f"expectation values of shape {evs.shape}; expected "
-                                    f"(observables, {pub['num_samples']})")
+            evs = _group_evs(result, job, group, store)
             measured = grouped.setdefault((settings, target.seed, target.scenario), {}) \
                 .setdefault(target.model, _Measured())
-            measured.logits[pub["split"]] = logits_from_expectations(run.model(target), evs)
-            measured.job_ids[pub["split"]] = job["job_id"]
+            measured.logits[group["split"]] = logits_from_expectations(run.model(target), evs)
+            measured.job_ids[group["split"]] = job["job_id"]
             measured.dates.add(sub["date"])
     return grouped, jobs, stale
+
+
+def _group_evs(result: Any, job: dict[str, Any], group: dict[str, Any],
+               store: JobStore) -> np.ndarray:
+    """A group's expectation values ``(observables, samples)``: its rows of its PUB."""
+    index, rows = group["pub"], np.asarray(group["rows"], dtype=np.int64)
+    pub = next((p for p in job["pubs"] if p["index"] == index), None)
+    where = f"job {job['job_id']} PUB {index}"
+    if pub is None or index >= len(result):
+        raise HardwareError(f"{where} is not in the job's record or result; {store.path} or "
+                            f"{store.result_path(job['job_id'])} is damaged")
+    evs = np.asarray(result[index].data.evs)
+    if evs.ndim != 2 or evs.shape[1] != pub["num_rows"] or len(rows) != group["num_samples"] \
+            or (len(rows) and (rows.min() < 0 or rows.max() >= pub["num_rows"])):
+        raise HardwareError(f"{where} returned expectation values of shape {evs.shape}, but "
+                            f"{store.path} expects (observables, {pub['num_rows']}) with "
+                            f"{group['num_samples']} of those rows for {group['split']} of seed "
+                            f"{group['seed']} / {group['scenario']} / {group['model']}: one of "
+                            f"the files is damaged; delete {store.result_path(job['job_id'])} "
+                            "and fetch again (IBM jobs) or resubmit")
+    return evs[:, rows]
 
 
 def _complete(run: FinishedRun, logits: dict[str, np.ndarray], seed: int,

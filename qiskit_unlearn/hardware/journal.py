@@ -32,6 +32,8 @@ from qiskit.quantum_info import PauliList
 
 from qiskit_unlearn.hardware.base import FAILED, HardwareError, utc_now, write_atomic
 from qiskit_unlearn.hardware.pubs import fingerprint
+from qiskit_unlearn.hardware.store import read_result
+from qiskit_unlearn.storage import read_json
 
 FORMAT = 1
 
@@ -194,6 +196,21 @@ class JobBudgetReached(HardwareError):
     """``--max-jobs`` new jobs were sent; the journal keeps them for the next run."""
 
 
+def read_journal(path: Path) -> dict[str, Any]:
+    """A ``journal.json``; a damaged one is a :class:`~qiskit_unlearn.storage.FileError` that
+    names it and says what losing it costs."""
+    path = Path(path)
+    fix = (f"restore it from a backup, or delete its folder {path.parent} to run this "
+           "unlearning again from scratch (its jobs are then sent, and paid for, again)")
+    data = read_json(path, fix=fix)
+    if not isinstance(data, dict) or data.get("format") != FORMAT or \
+            not isinstance(data.get("jobs"), list):
+        version = data.get("format") if isinstance(data, dict) else None
+        raise HardwareError(f"{path} is not a format-{FORMAT} job journal (format "
+                            f"{version!r}); {fix}")
+    return data
+
+
 class JobJournal:
     """``DIR/journal.json`` (the ordered jobs) and ``DIR/results/<index>.json`` (results)."""
 
@@ -201,10 +218,7 @@ class JobJournal:
         self.root = Path(root)
         self.path = self.root / "journal.json"
         if self.path.is_file():
-            self.data = json.loads(self.path.read_text(encoding="utf-8"))
-            if self.data.get("format") != FORMAT:
-                raise HardwareError(f"{self.path} has format {self.data.get('format')!r}; "
-                                    f"this version reads format {FORMAT}")
+            self.data = read_journal(self.path)
         else:
             self.data = {"format": FORMAT, **header, "created": utc_now(), "jobs": []}
             self._write()
@@ -241,13 +255,16 @@ class JobJournal:
         write_atomic(self.result_path(index), json.dumps(result, cls=RuntimeEncoder))
 
     def load_result(self, index: int) -> Any:
-        from qiskit_ibm_runtime import RuntimeDecoder
-
         path = self.result_path(index)
+        again = f"delete {self.root} to run this unlearning again from scratch"
         if not path.is_file():
             raise HardwareError(f"the journal says job {index} finished but {path} is missing; "
-                                f"delete {self.root} to run this unlearning again from scratch")
-        return json.loads(path.read_text(encoding="utf-8"), cls=RuntimeDecoder)
+                                f"{again}")
+        fix = (again + " (a local job's result cannot be downloaded again)"
+               if self.data.get("local_testing_mode", True) else
+               "delete it and run the same command again: the result is downloaded again "
+               "from IBM by the job's id")
+        return read_result(path, fix=fix)
 
     def cost(self) -> JobCost:
         total = JobCost()
@@ -289,6 +306,10 @@ class JournaledEstimator(BaseEstimatorV2):
                     "observables or values than this run computes now: the model, data or "
                     "settings changed since; delete that folder to start this unlearning over")
             if entry["status"] == "DONE":
+                if self.reconnect is not None and \
+                        not self.journal.result_path(index).is_file():
+                    self.echo(f"  {self._label(index)}: downloading {entry['job_id']} again")
+                    return self._wait(index, entry["job_id"], self.reconnect(entry["job_id"]))
                 self.replayed += 1
                 return _Finished(self.journal.load_result(index), entry["job_id"])
             if entry["status"] not in FAILED and self.reconnect is not None:

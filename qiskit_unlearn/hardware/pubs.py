@@ -2,15 +2,17 @@
 
 A model's quantum layer is one ``EstimatorQNN``: a circuit with input parameters (set per
 sample by ``model.encode(x)``) and weight parameters (fixed by the trained model). One PUB
-evaluates a whole split: ``(isa_circuit, observables[n_obs, 1], values[n_samples, P])``
+evaluates many samples: ``(isa_circuit, observables[n_obs, 1], values[n_samples, P])``
 broadcasts to expectation values of shape ``(n_obs, n_samples)``, which ``model.decode`` turns
 into logits. Parameter columns follow ``isa_circuit.parameters`` and are matched by name, so
-models that share a circuit structure (every model of a run) share one ISA circuit.
+models that share a circuit structure (every model of a run) share one ISA circuit. A sample
+that several splits (or scenarios) of one model share is one row: :func:`distinct_rows`.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,7 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.quantum_info import PauliList, SparsePauliOp
 
 from qiskit_unlearn.hardware.base import HardwareError
+from qiskit_unlearn.storage import digest
 
 
 @dataclass
@@ -67,6 +70,39 @@ def quantum_part(model: torch.nn.Module) -> QuantumPart:
         weights={p.name: float(w) for p, w in zip(qnn.weight_params, weights, strict=True)},
         fingerprint=fingerprint(qnn.circuit, observables),
     )
+
+
+def model_sha256(model: torch.nn.Module) -> str:
+    """Digest of what a model computes: its class, build spec and every tensor of its state.
+
+    Two checkpoint files of one model (a teacher that scenarios share) can differ in bytes
+    (``torch.save`` names its archive after the file), so a distinct model is told by content.
+    """
+    state = [part for name, tensor in model.state_dict().items()
+             for part in (name, tensor.detach().cpu().numpy())]
+    return digest(type(model).__name__, getattr(model, "spec", None), *state)
+
+
+def distinct_rows(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Every distinct sample (row, compared by its bytes) of ``arrays`` once, in first-seen
+    order, and for each array the index of each of its rows among them.
+
+    Samples are compared before ``model.encode``, whose float rounding may depend on the batch.
+    """
+    first: dict[bytes, int] = {}
+    samples: list[np.ndarray] = []
+    positions = []
+    for array in arrays:
+        flat = np.ascontiguousarray(array).reshape(len(array), -1)
+        where = np.empty(len(array), dtype=np.int64)
+        for i, row in enumerate(flat):
+            where[i] = first.setdefault(row.tobytes(), len(samples))
+            if where[i] == len(samples):
+                samples.append(array[i])
+        positions.append(where)
+    if not samples:
+        raise HardwareError("there are no samples to send: every split asked for is empty")
+    return np.stack(samples), positions
 
 
 @torch.no_grad()

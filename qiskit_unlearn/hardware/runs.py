@@ -10,7 +10,6 @@ classical parts around the circuit (``encode`` / ``decode``).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ import torch
 
 from qiskit_unlearn.evaluate.suite import EvalSets
 from qiskit_unlearn.hardware.base import ORIGINAL, RETRAIN, HardwareError, sha256_file
-from qiskit_unlearn.train import load_checkpoint
+from qiskit_unlearn.rundir import RunDirError, open_run
+from qiskit_unlearn.storage import load_torch
 
 _UNLEARNED = re.compile(r"\d+__(.+)\.pt")
 
@@ -51,15 +51,20 @@ def _pick(asked: Sequence[Any] | None, available: Sequence[Any], what: str) -> l
 
 
 class FinishedRun:
-    """Lazy access to a run directory's models and evaluation sets (built once, then cached)."""
+    """Lazy access to a run directory's models and evaluation sets (built once, then cached).
+
+    The run must be finished and its ``config.json`` must match the manifest's fingerprint
+    (:func:`qiskit_unlearn.rundir.open_run`); every checkpoint is checked against the digest
+    the manifest recorded for it before it is read.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.dir = Path(run_dir)
-        config = self.dir / "config.json"
-        if not config.is_file():
-            raise HardwareError(f"{self.dir} has no config.json; pass a run directory written "
-                                "by 'qunlearn run'")
-        self.cfg: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
+        try:
+            self.record = open_run(self.dir)
+        except RunDirError as exc:
+            raise HardwareError(str(exc)) from None
+        self.cfg: dict[str, Any] = self.record.config
         self.scenario_cfgs = {sc["name"]: sc for sc in self.cfg["scenario"]}
         self._data: dict[int, dict[str, Any]] = {}
         self._sets: dict[tuple[int, str], EvalSets] = {}
@@ -114,10 +119,18 @@ class FinishedRun:
             self._digests[target.checkpoint] = sha256_file(self.dir / target.checkpoint)
         return self._digests[target.checkpoint]
 
+    def load(self, checkpoint: str) -> dict[str, Any]:
+        """A checkpoint of the run, checked against the manifest's digest before it is parsed
+        (models unlearned on hardware are checked against their journal's key on use)."""
+        fix = ("restore it, or delete it and run 'qunlearn run' (or 'qunlearn hw unlearn') "
+               "again into a new folder to recompute it")
+        return load_torch(self.dir / checkpoint, fix=fix,
+                          sha256=self.record.files.get(checkpoint))
+
     def variant(self, target: Target) -> str:
         if target.model in (ORIGINAL, RETRAIN):
             return ""
-        params = load_checkpoint(self.dir / target.checkpoint)["result"].get("params", {})
+        params = self.load(target.checkpoint)["result"].get("params", {})
         return str(params.get("variant", ""))
 
     def model(self, target: Target) -> torch.nn.Module:
@@ -126,13 +139,13 @@ class FinishedRun:
             from qiskit_unlearn.models import build_model
 
             teacher = self.checkpoint(target.seed, target.scenario, ORIGINAL)
-            spec = load_checkpoint(self.dir / teacher)["spec"]
+            spec = self.load(teacher)["spec"]
             if "backend" not in spec["kwargs"]:
                 raise HardwareError(f"model kind '{spec['kind']}' is classical: it has no "
                                     "circuit to run on a quantum device")
             model = build_model(spec["kind"], **{**spec["kwargs"], "backend": "statevector",
                                                  "backend_options": {}})
-            model.load_state_dict(load_checkpoint(self.dir / target.checkpoint)["model"])
+            model.load_state_dict(self.load(target.checkpoint)["model"])
             self._models[target] = model.eval()
         return self._models[target]
 
@@ -140,7 +153,7 @@ class FinishedRun:
         """The evaluation sets of ``qunlearn run`` for this seed and scenario."""
         key = (seed, scenario)
         if key not in self._sets:
-            from qiskit_unlearn.pipeline import build_scenario, eval_sets, prepare_data
+            from qiskit_unlearn.experiment import build_scenario, eval_sets, prepare_data
 
             if seed not in self._data:
                 self._data[seed] = prepare_data(self.cfg, seed)
@@ -151,12 +164,12 @@ class FinishedRun:
 
     def unlearn_data(self, seed: int, scenario: str) -> Any:
         """The ``UnlearnData`` ``qunlearn run`` gave every method for this seed and scenario."""
-        from qiskit_unlearn.unlearn import UnlearnData
+        from qiskit_unlearn.experiment import build_scenario, unlearn_data
 
-        sets = self.sets(seed, scenario)
-        faithful = self.cfg["unlearn"]["faithful"]
-        return UnlearnData(sets.retain, sets.forget, sets.test if faithful else sets.val,
-                           self._data[seed]["num_classes"], seed=seed)
+        self.sets(seed, scenario)  # prepares the seed's data
+        data = self._data[seed]
+        return unlearn_data(self.cfg, build_scenario(self.scenario_cfgs[scenario], data, seed),
+                            data, seed)
 
     def split(self, seed: int, scenario: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         return self.sets(seed, scenario).split(split)

@@ -3,14 +3,19 @@
 IBM jobs are reconnected by id (``QiskitRuntimeService().job(job_id)``) from any process.
 Local-testing-mode jobs (fake devices) live only in the process that submitted them, so that
 process stores their ``PrimitiveResult`` right after the job finishes; a local job whose process
-ended first is ``LOST`` (and can be resubmitted). Finished IBM results are cached the same way on
-first fetch, so later fetches need no network. Results use IBM Runtime's own JSON encoding
-(``RuntimeEncoder`` / ``RuntimeDecoder``); files are written atomically.
+ended first, or whose stored result was deleted, is ``LOST`` (and can be resubmitted). Finished
+IBM results are cached the same way on first fetch, so later fetches need no network. Results
+use IBM Runtime's own JSON encoding (``RuntimeEncoder`` / ``RuntimeDecoder``); files are
+written atomically, and a damaged file is an error that names it and says what to do.
 
-``jobs.json`` (``{"format": 1, "submissions": [...]}``): each submission records the device,
+``jobs.json`` (``{"format": 2, "submissions": [...]}``): each submission records the device,
 date, shots / precision, resilience and transpiler settings, the ISA layout of each circuit and
-its jobs; each job lists its PUBs (seed, scenario, model, split, sample count and digests of
-the checkpoint and the data). No credentials or account details are ever written.
+its jobs. A job measures one distinct model (:mod:`~qiskit_unlearn.hardware.submit`): ``pubs``
+lists its PUBs (``index``, ``circuit``, ``model_sha256``, ``num_rows``) and ``groups`` every
+(seed, scenario, model, split) it measures: the ``pub`` and the ``rows`` of that PUB holding
+the split's samples in order, with the checkpoint's and the data's digests. Format-1 files
+(one PUB per group, all of its rows) are read, and rewritten as format 2 on the next change.
+No credentials or account details are ever written.
 """
 
 from __future__ import annotations
@@ -27,10 +32,14 @@ from qiskit_unlearn.hardware.base import (
     HardwareError,
     write_atomic,
 )
+from qiskit_unlearn.storage import FileError, read_json
 
-FORMAT = 1
+FORMAT = 2
 Submission = dict[str, Any]
 Job = dict[str, Any]
+_FIX = ("restore it from a backup, or move it aside to start a new job record (moving it aside "
+        "forgets the ids of the jobs already sent: results of IBM jobs not yet fetched must "
+        "then be found by hand in IBM Quantum)")
 
 
 def status_name(status: Any) -> str:
@@ -61,12 +70,20 @@ class JobStore:
     # --- jobs.json ----------------------------------------------------------------------------
 
     def load(self) -> dict[str, Any]:
+        """The job record in the current format; a damaged file is a :class:`FileError`."""
         if not self.path.is_file():
             return {"format": FORMAT, "submissions": []}
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        if data.get("format") != FORMAT:
-            raise HardwareError(f"{self.path} has format {data.get('format')!r}; this version "
-                                f"of qiskit-unlearn reads format {FORMAT}")
+        data = read_json(self.path, fix=_FIX)
+        version = data.get("format") if isinstance(data, dict) else None
+        if version == 1:
+            data = _upgrade_v1(data)
+        elif isinstance(version, int) and version > FORMAT:
+            raise HardwareError(f"{self.path} has format {version}; this version of "
+                                f"qiskit-unlearn reads formats 1 and {FORMAT}: use the version "
+                                "that wrote it, or a newer one")
+        problem = "no known 'format'" if version not in (1, FORMAT) else _shape_problem(data)
+        if problem:
+            raise FileError(f"{self.path} is not a job record ({problem}); {_FIX}", self.path)
         return data
 
     def update(self, mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -117,12 +134,18 @@ class JobStore:
         ``network=False`` asks IBM nothing.
 
         Local jobs are ``LOST`` once the process that submitted them has ended without storing
-        a result; IBM jobs are asked for their status (and error message when they failed).
+        a result, or once their stored result was deleted (they cannot be downloaded again);
+        IBM jobs are asked for their status (and error message when they failed).
         """
         changes: dict[str, tuple[str, str | None]] = {}
         for sub, job in self.jobs():
-            if job["status"] in FINISHED or job["status"] in FAILED or \
-                    device not in (None, sub["device"]):
+            if device not in (None, sub["device"]) or job["status"] in FAILED:
+                continue
+            if job["status"] in FINISHED:
+                path = self.result_path(job["job_id"])
+                if sub["local_testing_mode"] and not path.is_file():
+                    changes[job["job_id"]] = ("LOST", f"its stored result {path} is gone and a "
+                                              "local job cannot be downloaded again")
                 continue
             if sub["local_testing_mode"]:
                 if not _process_alive(sub["pid"]):
@@ -166,11 +189,13 @@ class JobStore:
 
     def result(self, submission: Submission, job: Job) -> Any:
         """The ``PrimitiveResult`` of a finished job: stored, or downloaded once and stored."""
-        from qiskit_ibm_runtime import RuntimeDecoder
-
         path = self.result_path(job["job_id"])
         if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"), cls=RuntimeDecoder)
+            fix = ("delete it and run 'qunlearn hw fetch' again to download it again"
+                   if not submission["local_testing_mode"] else
+                   "delete it (a local job's result cannot be downloaded again): 'qunlearn hw "
+                   "status' then lists the job as LOST with the command that sends it again")
+            return read_result(path, fix=fix)
         if submission["local_testing_mode"]:
             raise HardwareError(f"the result of local job {job['job_id']} was never stored; "
                                 "resubmit it with 'submit --resubmit-failed'")
@@ -194,3 +219,67 @@ class JobStore:
 
             self._service = runtime_service(*self._account)
         return self._service
+
+
+def read_result(path: Path, *, fix: str) -> Any:
+    """A ``PrimitiveResult`` stored with ``RuntimeEncoder``; a missing, truncated or foreign
+    file is a :class:`FileError` naming it and ``fix``."""
+    from qiskit.primitives import PrimitiveResult
+    from qiskit_ibm_runtime import RuntimeDecoder
+
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"), cls=RuntimeDecoder)
+    except FileNotFoundError:
+        raise FileError(f"{path} is missing; {fix}", path) from None
+    except Exception as exc:  # the decoder fails with many exception types
+        cause = (str(exc).strip().splitlines() or [""])[0]
+        raise FileError(f"{path} is unreadable or corrupt ({type(exc).__name__}: {cause}); "
+                        f"{fix}", path) from None
+    if not isinstance(result, PrimitiveResult):
+        raise FileError(f"{path} holds a {type(result).__name__}, not an Estimator result; "
+                        f"{fix}", path)
+    return result
+
+
+def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 had one PUB per (seed, scenario, model, split), all of its rows in order."""
+    for sub in data.get("submissions", []) if isinstance(data.get("submissions"), list) else []:
+        for job in sub.get("jobs", []) if isinstance(sub, dict) else []:
+            if not isinstance(job, dict) or "groups" in job:
+                continue
+            try:
+                old = job.get("pubs", [])
+                job["pubs"] = [{"index": p["index"], "circuit": p["circuit"],
+                                "model_sha256": None,  # not recorded by format 1
+                                "num_rows": p["num_samples"]} for p in old]
+                job["groups"] = [{**{k: v for k, v in p.items() if k != "index"},
+                                  "pub": p["index"], "rows": list(range(p["num_samples"]))}
+                                 for p in old]
+            except (KeyError, TypeError):
+                job["groups"] = None  # reported by _shape_problem with the file's name
+    return {**data, "format": FORMAT}
+
+
+_SUBMISSION = ("id", "device", "local_testing_mode", "settings_key", "jobs")
+_JOB = ("job_id", "status", "pubs", "groups")
+_GROUP = ("seed", "scenario", "model", "split", "checkpoint", "checkpoint_sha256",
+          "data_sha256", "num_samples", "pub", "rows")
+
+
+def _shape_problem(data: Any) -> str:
+    """What a parsed ``jobs.json`` lacks that the code relies on ('' when nothing)."""
+    if not isinstance(data, dict) or not isinstance(data.get("submissions"), list):
+        return "no 'submissions' list"
+    for i, sub in enumerate(data["submissions"]):
+        if not isinstance(sub, dict) or not isinstance(sub.get("jobs"), list):
+            return f"submission {i} has no 'jobs' list"
+        missing = [k for k in _SUBMISSION if k not in sub]
+        for job in sub["jobs"]:
+            if not isinstance(job, dict) or not isinstance(job.get("groups"), list):
+                return f"a job of submission {i} has no 'groups' list"
+            missing += [k for k in _JOB if k not in job]
+            missing += [k for g in job["groups"] for k in _GROUP
+                        if not isinstance(g, dict) or k not in g]
+        if missing:
+            return f"submission {i} lacks {', '.join(sorted(set(missing)))}"
+    return ""

@@ -1,11 +1,15 @@
 """``qunlearn hw submit``: plan, price and send a run's evaluation PUBs to a device.
 
-A *PUB group* is one (seed, scenario, model, split): all samples of the split in one PUB. Jobs
-hold the PUB groups of one model, so in the default ``batch`` mode IBM schedules them together
-while each model can still fail or be resubmitted on its own. Submitting is idempotent: a PUB
-group that already has a finished or pending job on the same device with the same shots,
-resilience and optimization settings (and the same checkpoint) is not sent again; failed ones
-are sent again only with ``resubmit_failed``.
+A *PUB group* is one (seed, scenario, model, split). Scenarios often share a model (the
+teacher of ``subset-0.05`` and ``class-0`` is one cached model) and splits share samples
+(every scenario has the same val and test sets; one's forget set lies in another's retain
+set), so groups are not PUBs: each distinct model (told by content, ``pubs.model_sha256``) is
+one job with one PUB per circuit whose rows are its distinct samples, each sent once, and
+each group records which rows hold its samples. In the default ``batch`` mode IBM schedules
+the jobs together while each model can still fail or be resubmitted on its own. Submitting
+is idempotent per group: one that already has a finished or pending job on the same device
+with the same shots, resilience and optimization settings (and the same checkpoint) is not
+sent again; failed ones are sent again only with ``resubmit_failed``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import os
 import secrets
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
+
+import numpy as np
 
 from qiskit_unlearn.backends import ibm
 from qiskit_unlearn.backends.noise import fake_backend, shots_for_precision
@@ -31,7 +37,9 @@ from qiskit_unlearn.hardware.base import (
 )
 from qiskit_unlearn.hardware.pubs import (
     circuit_inputs,
+    distinct_rows,
     measurement_bases,
+    model_sha256,
     observables_column,
     parameter_values,
     quantum_part,
@@ -72,7 +80,7 @@ class SubmitRequest(DeviceRequest):
 
 @dataclass(frozen=True)
 class PubGroup:
-    """All samples of one split for one model: one PUB."""
+    """One (seed, scenario, model, split): the rows of its PUB that hold the split's samples."""
 
     target: Target
     split: str
@@ -80,43 +88,72 @@ class PubGroup:
     checkpoint_sha256: str
     data_sha256: str
     circuit: str
+    rows: tuple[int, ...] = ()
+
+    def key(self) -> tuple[Any, ...]:
+        """What makes two groups the same measurement (on one device, with one setting)."""
+        t = self.target
+        return t.seed, t.scenario, t.model, self.split, self.checkpoint_sha256
+
+    def record(self, pub: int) -> dict[str, Any]:
+        t = self.target
+        return {"seed": t.seed, "scenario": t.scenario, "model": t.model, "split": self.split,
+                "checkpoint": t.checkpoint, "checkpoint_sha256": self.checkpoint_sha256,
+                "data_sha256": self.data_sha256, "num_samples": self.num_samples,
+                "circuit": self.circuit, "pub": pub, "rows": list(self.rows)}
+
+
+def group_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    """:meth:`PubGroup.key` of a group recorded in ``jobs.json``."""
+    return (record["seed"], record["scenario"], record["model"], record["split"],
+            record["checkpoint_sha256"])
+
+
+@dataclass
+class Pub:
+    """One PUB: each distinct sample of one distinct model on one circuit, once."""
+
+    target: Target  # a model with this content: encodes the samples and fixes the weights
+    model_sha256: str
+    circuit: str
     num_observables: int
+    samples: np.ndarray  # the distinct raw samples (``x`` rows), in row order
+    groups: list[PubGroup]
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.samples)
 
     def record(self, index: int) -> dict[str, Any]:
-        t = self.target
-        return {"index": index, "seed": t.seed, "scenario": t.scenario, "model": t.model,
-                "split": self.split, "checkpoint": t.checkpoint,
-                "checkpoint_sha256": self.checkpoint_sha256, "data_sha256": self.data_sha256,
-                "num_samples": self.num_samples, "circuit": self.circuit}
-
-
-def pub_key(pub: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two PUBs the same measurement (on one device with one set of settings)."""
-    return pub["seed"], pub["scenario"], pub["model"], pub["split"], pub["checkpoint_sha256"]
+        return {"index": index, "circuit": self.circuit, "model_sha256": self.model_sha256,
+                "num_rows": self.num_rows}
 
 
 @dataclass
 class Plan:
-    """What a submission would send, what it skips and what it costs."""
+    """What a submission would send (one job per distinct model), what it skips, its cost."""
 
     device: str
     local: bool
     settings: dict[str, Any]
     runtime: Any  # backends.ibm._RuntimeSettings: estimator options, mode, seed
-    jobs: list[list[PubGroup]] = field(default_factory=list)
+    jobs: list[list[Pub]] = field(default_factory=list)
     bases: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_RANK, 0))
 
     @property
-    def pubs(self) -> list[PubGroup]:
-        return [g for job in self.jobs for g in job]
+    def pubs(self) -> list[Pub]:
+        return [pub for job in self.jobs for pub in job]
 
     def cost(self) -> dict[str, int]:
         pubs = self.pubs
-        executions = sum(g.num_samples * self.bases[g.circuit] for g in pubs)
-        return {"circuits": len({g.circuit for g in pubs}), "jobs": len(self.jobs),
-                "pubs": len(pubs), "parameter_sets": sum(g.num_samples for g in pubs),
-                "expectation_values": sum(g.num_samples * g.num_observables for g in pubs),
+        sets = sum(p.num_rows for p in pubs)
+        asked = sum(g.num_samples for p in pubs for g in p.groups)
+        executions = sum(p.num_rows * self.bases[p.circuit] for p in pubs)
+        return {"circuits": len({p.circuit for p in pubs}), "jobs": len(self.jobs),
+                "pubs": len(pubs), "groups": sum(len(p.groups) for p in pubs),
+                "parameter_sets": sets, "parameter_sets_saved": asked - sets,
+                "expectation_values": sum(p.num_rows * p.num_observables for p in pubs),
                 "circuit_executions": executions,
                 "shots": executions * self.settings["shots"]}
 
@@ -155,14 +192,14 @@ def runtime_options(request: DeviceRequest, device: str, local: bool
 
 def _existing(store: JobStore, data: dict[str, Any], device: str,
               settings_key: str) -> dict[tuple[Any, ...], str]:
-    """Best known state (finished > pending > failed) of every PUB sent with these settings."""
+    """Best known state (finished > pending > failed) of every group sent with these settings."""
     state: dict[tuple[Any, ...], str] = {}
     for sub, job in store.jobs(data):
         if sub["device"] != device or sub["settings_key"] != settings_key:
             continue
         kind = status_kind(job["status"])
-        for pub in job["pubs"]:
-            key = pub_key(pub)
+        for group in job["groups"]:
+            key = group_key(group)
             if _RANK[kind] > _RANK.get(state.get(key, ""), -1):
                 state[key] = kind
     return state
@@ -170,9 +207,11 @@ def _existing(store: JobStore, data: dict[str, Any], device: str,
 
 def plan_submission(run: FinishedRun, store: JobStore, request: SubmitRequest, *,
                     network: bool = True) -> Plan:
-    """Everything to send, after skipping PUB groups already finished, pending or failed.
+    """Everything to send, after skipping groups already finished, pending or failed.
 
-    ``network=False`` (dry runs) judges IBM jobs by their last stored status.
+    Targets whose models compute the same thing (a teacher that scenarios share) are one
+    distinct model: one job, one PUB per circuit, each distinct sample once. ``network=False``
+    (dry runs) judges IBM jobs by their last stored status.
     """
     device, local = parse_device(request.device)
     settings, runtime = runtime_options(request, device, local)
@@ -188,26 +227,35 @@ def plan_submission(run: FinishedRun, store: JobStore, request: SubmitRequest, *
     data = store.refresh(network=network, device=device)
     state = _existing(store, data, device, canonical(settings))
     plan = Plan(device, local, settings, runtime)
+    wanted: dict[tuple[str, str], list[tuple[PubGroup, np.ndarray]]] = {}
+    observables: dict[str, int] = {}
     for target in targets:
-        part = quantum_part(run.model(target))
+        model = run.model(target)
+        part = quantum_part(model)
         plan.bases.setdefault(part.fingerprint, measurement_bases(part.observables))
-        digest = run.digest(target)
-        job = []
+        observables[part.fingerprint] = part.num_observables
+        checkpoint, key = run.digest(target), (model_sha256(model), part.fingerprint)
         for split in splits:
             x, y = run.split(target.seed, target.scenario, split)
             if len(y) == 0:
                 continue
-            group = PubGroup(target, split, len(y), digest, sha256_arrays(x, y),
-                             part.fingerprint, part.num_observables)
-            known = state.get(pub_key(group.record(0)))
+            group = PubGroup(target, split, len(y), checkpoint, sha256_arrays(x, y),
+                             part.fingerprint)
+            known = state.get(group.key())
             if known == "failed" and request.resubmit_failed:
                 known = None
             if known is None:
-                job.append(group)
+                wanted.setdefault(key, []).append((group, x))
             else:
                 plan.skipped[known] += 1
-        if job:
-            plan.jobs.append(job)
+    jobs: dict[str, list[Pub]] = {}
+    for (model_key, circuit), items in wanted.items():
+        samples, rows = distinct_rows([x for _, x in items])
+        groups = [replace(group, rows=tuple(int(r) for r in where))
+                  for (group, _), where in zip(items, rows, strict=True)]
+        jobs.setdefault(model_key, []).append(
+            Pub(items[0][0].target, model_key, circuit, observables[circuit], samples, groups))
+    plan.jobs = list(jobs.values())
     return plan
 
 
@@ -222,11 +270,17 @@ def describe(plan: Plan) -> list[str]:
              f"{s['precision']:.4g}), resilience level {resilience}, optimization level "
              f"{s['optimization_level']}, mode {plan.runtime.mode}"]
     if c["pubs"]:
-        lines += [f"to submit: {c['jobs']} jobs, {c['pubs']} PUBs on {c['circuits']} distinct "
-                  f"circuit(s), {c['parameter_sets']} parameter sets "
-                  f"({c['expectation_values']} expectation values)",
-                  f"circuit evaluations: {c['circuit_executions']} circuit executions x "
-                  f"{s['shots']} shots = {c['shots']:,} shots"]
+        saved = c["parameter_sets_saved"]
+        lines.append(f"to submit: {c['jobs']} jobs, {c['pubs']} PUBs on {c['circuits']} "
+                     f"distinct circuit(s), {c['parameter_sets']} parameter sets "
+                     f"({c['expectation_values']} expectation values)")
+        if saved:
+            lines.append(f"  de-duplicated: {c['groups']} model/split evaluations of "
+                         f"{c['parameter_sets'] + saved} samples on {c['jobs']} distinct "
+                         f"model(s); sending each distinct sample of a model once saves "
+                         f"{saved} parameter sets ({saved / (c['parameter_sets'] + saved):.0%})")
+        lines.append(f"circuit evaluations: {c['circuit_executions']} circuit executions x "
+                     f"{s['shots']} shots = {c['shots']:,} shots")
         if s["resilience_level"] == 2:
             lines.append("resilience level 2 adds zero-noise extrapolation: expect about 3x "
                          "these shots")
@@ -234,10 +288,11 @@ def describe(plan: Plan) -> list[str]:
         lines.append("nothing to submit")
     skipped = plan.skipped
     if any(skipped.values()):
-        lines.append(f"already sent with these settings: {skipped['finished']} PUBs finished, "
-                     f"{skipped['pending']} pending, {skipped['failed']} failed")
+        lines.append(f"already sent with these settings: {skipped['finished']} finished, "
+                     f"{skipped['pending']} pending, {skipped['failed']} failed model/split "
+                     "evaluations")
     if skipped["failed"]:
-        lines.append("failed PUBs are not sent again unless you pass --resubmit-failed")
+        lines.append("failed evaluations are not sent again unless you pass --resubmit-failed")
     return lines
 
 
@@ -267,19 +322,20 @@ def runtime_estimator(mode: Any, options: dict[str, Any]) -> Any:
 
 def execute(plan: Plan, run: FinishedRun, store: JobStore,
             echo: Callable[[str], None] = print) -> list[str]:
-    """Transpile each distinct circuit once, send one job per model and record every job id
-    in ``jobs.json`` as soon as IBM returns it; local jobs are then waited for and stored."""
+    """Transpile each distinct circuit once, send one job per distinct model and record every
+    job id in ``jobs.json`` as soon as IBM returns it; local jobs are then waited for and
+    stored."""
     from qiskit_unlearn.pipeline import package_versions
 
     backend = device_backend(plan, store)
     runtime = plan.runtime
     isa: dict[str, tuple[Any, list[Any]]] = {}
-    for group in plan.pubs:
-        if group.circuit not in isa:
-            part = quantum_part(run.model(group.target))
-            isa[group.circuit] = ibm.to_isa(part.circuit, part.observables, backend,
-                                            optimization_level=runtime.optimization_level,
-                                            seed=runtime.seed)
+    for pub in plan.pubs:
+        if pub.circuit not in isa:
+            part = quantum_part(run.model(pub.target))
+            isa[pub.circuit] = ibm.to_isa(part.circuit, part.observables, backend,
+                                          optimization_level=runtime.optimization_level,
+                                          seed=runtime.seed)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     sub_id = f"{stamp}-{secrets.token_hex(3)}"
     record = {
@@ -295,14 +351,13 @@ def execute(plan: Plan, run: FinishedRun, store: JobStore,
     try:
         estimator = runtime_estimator(mode, runtime.estimator_options)
         store.add_submission(record)
-        for number, groups in enumerate(plan.jobs, 1):
+        for number, job in enumerate(plan.jobs, 1):
             pubs = []
-            for group in groups:
-                model = run.model(group.target)
-                part = quantum_part(model)
-                circuit, observables = isa[group.circuit]
-                x, _ = run.split(group.target.seed, group.target.scenario, group.split)
-                values = parameter_values(circuit, part, circuit_inputs(model, x))
+            for pub in job:
+                model = run.model(pub.target)
+                circuit, observables = isa[pub.circuit]
+                values = parameter_values(circuit, quantum_part(model),
+                                          circuit_inputs(model, pub.samples))
                 pubs.append((circuit, observables_column(observables), values))
             try:
                 handle = estimator.run(pubs)
@@ -313,11 +368,14 @@ def execute(plan: Plan, run: FinishedRun, store: JobStore,
                     "recorded in jobs.json, so after fixing the problem 'submit' sends only "
                     "the rest") from exc
             job_id = handle.job_id()
+            groups = [g.record(i) for i, pub in enumerate(job) for g in pub.groups]
             store.add_job(sub_id, {"job_id": job_id, "status": "QUEUED", "error": None,
-                                   "pubs": [g.record(i) for i, g in enumerate(groups)]})
+                                   "pubs": [pub.record(i) for i, pub in enumerate(job)],
+                                   "groups": groups})
             handles.append((job_id, handle))
-            echo(f"job {number}/{len(plan.jobs)}: {job_id} ({groups[0].target.label()}, "
-                 f"{len(groups)} PUBs)")
+            labels = sorted({g.target.label() for pub in job for g in pub.groups})
+            echo(f"job {number}/{len(plan.jobs)}: {job_id} ({'; '.join(labels)}: {len(groups)} "
+                 f"splits, {sum(p.num_rows for p in job)} parameter sets)")
     finally:
         if runtime.mode != "job":
             mode.close()  # a closed batch or session still runs the jobs it has accepted

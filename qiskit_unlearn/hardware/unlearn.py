@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -48,6 +47,7 @@ from qiskit_unlearn.hardware.journal import (
     JobCost,
     JobJournal,
     JournaledEstimator,
+    read_journal,
 )
 from qiskit_unlearn.hardware.runs import FinishedRun, Target
 from qiskit_unlearn.hardware.store import JobStore
@@ -59,6 +59,7 @@ from qiskit_unlearn.hardware.submit import (
     runtime_options,
 )
 from qiskit_unlearn.qnn import routed_estimators
+from qiskit_unlearn.rundir import RunLock
 from qiskit_unlearn.train import load_checkpoint, predict_logits, save_checkpoint
 
 RESULTS_FILE = "unlearn-results.csv"
@@ -129,7 +130,9 @@ def _check_name(name: str, run: FinishedRun) -> str:
 
 def _finished(path: Path, key: str) -> bool:
     """Whether ``path`` holds the model of the unlearning task ``key`` (same run, settings)."""
-    return path.is_file() and load_checkpoint(path).get("key") == key
+    fix = ("delete it and run 'qunlearn hw unlearn' again: finished jobs are replayed from the "
+           "journal, not sent again")
+    return path.is_file() and load_checkpoint(path, fix=fix).get("key") == key
 
 
 def _teacher(run: FinishedRun, seed: int, scenario: str) -> Target:
@@ -161,7 +164,7 @@ def _ideal_options(plan_settings: dict[str, Any], runtime: Any,
 def plan_unlearning(run: FinishedRun, store: JobStore, request: UnlearnRequest,
                     echo: Callable[[str], None] = print) -> UnlearnPlan:
     """Validate the request, find the tasks and rehearse the unfinished ones (exactly)."""
-    from qiskit_unlearn.pipeline import method_params
+    from qiskit_unlearn.experiment import method_params
     from qiskit_unlearn.unlearn import METHODS, clone_model, resolve_params, unlearn
 
     if request.method not in METHODS:
@@ -290,6 +293,60 @@ def _always(estimator: Any) -> Callable[[Any], Any]:
     return lambda _own, _backend: estimator
 
 
+def _execute_task(plan: UnlearnPlan, run: FinishedRun, store: JobStore, task: UnlearnTask,
+                  estimator: Any, reconnect: Callable[[str], Any] | None,
+                  budget: dict[str, int] | None, model_backend: str,
+                  model_options: dict[str, Any], echo: Callable[[str], None]) -> dict[str, Any]:
+    """One (seed, scenario) on the device, journaled; returns its results row."""
+    from qiskit_unlearn.storage import json_safe
+    from qiskit_unlearn.unlearn import clone_model, unlearn
+
+    header = {"device": plan.device, "local_testing_mode": plan.local,
+              "method": plan.method, "name": plan.name, "params": plan.params,
+              "settings": plan.settings, "seed": task.seed, "scenario": task.scenario,
+              "key": task.key, "checkpoint": task.checkpoint}
+    journal = JobJournal(task.directory, header)
+    journaled = JournaledEstimator(journal, estimator, reconnect=reconnect,
+                                   budget=budget, echo=echo,
+                                   expected_jobs=task.cost.jobs or None)
+    echo(f"{task.label()}: {plan.method} on {plan.device} ({task.cost.jobs} jobs)")
+    teacher = run.model(_teacher(run, task.seed, task.scenario))
+    with routed_estimators(_always(journaled)):
+        device_teacher = clone_model(teacher, backend=model_backend,
+                                     backend_options=model_options)
+        outcome = unlearn(plan.method, device_teacher,
+                          run.unlearn_data(task.seed, task.scenario), plan.params)
+    cost = journal.cost()
+    result = {"params": plan.params, "seconds": outcome.seconds, "info": outcome.info,
+              "curve": outcome.curve, "device": plan.device, "settings": plan.settings,
+              "cost": asdict(cost), "journal": str(task.directory.relative_to(run.dir)),
+              "finished": utc_now()}
+    save_checkpoint({"key": task.key, "model": outcome.model.state_dict(),
+                     "result": json_safe(result)}, run.dir / task.checkpoint)
+    row = {**run.ident(task.seed, task.scenario), "method": plan.name,
+           "base_method": plan.method,
+           "variant": str(plan.params.get("variant", "")),
+           **_evaluate(run, plan, task), "seconds": outcome.seconds,
+           **{f"noiseless_{k}_accuracy": v for k, v in task.rehearsal.items()},
+           "evaluated_on": "statevector (exact)", "device": plan.device,
+           "local_testing_mode": plan.local, "date": utc_now(),
+           "shots": plan.settings["shots"], "precision": plan.settings["precision"],
+           "resilience_level": plan.settings["resilience_level"],
+           "optimization_level": plan.settings["optimization_level"],
+           "mode": plan.runtime.mode, **asdict(cost),
+           "total_shots": cost.shots(plan.settings["shots"]),
+           "jobs_sent": journaled.sent, "jobs_replayed": journaled.replayed,
+           "journal": result["journal"]}
+    with RunLock(store.root, "qunlearn hw unlearn", wait=True):  # status/fetch: seconds
+        _write_rows(store.root / RESULTS_FILE, [row])
+    echo(f"  {plan.name}: retain {row['retain_accuracy']:.3f}  forget "
+         f"{row['forget_accuracy']:.3f}  test {row['test_accuracy']:.3f}  UQI "
+         f"{row['uqi']:+.3f}  ({cost.jobs} jobs, {journaled.sent} sent now, "
+         f"{journaled.replayed} replayed; noiseless rehearsal: forget "
+         f"{task.rehearsal.get('forget', np.nan):.3f})")
+    return row
+
+
 def execute_unlearning(plan: UnlearnPlan, run: FinishedRun, store: JobStore, *,
                        max_jobs: int | None = None,
                        echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
@@ -298,9 +355,6 @@ def execute_unlearning(plan: UnlearnPlan, run: FinishedRun, store: JobStore, *,
     Raises :class:`~qiskit_unlearn.hardware.journal.JobBudgetReached` after ``max_jobs`` new
     jobs (the journal keeps them: the same call later continues from there).
     """
-    from qiskit_unlearn.pipeline import _json_safe
-    from qiskit_unlearn.unlearn import clone_model, unlearn
-
     todo = [task for task in plan.tasks if not task.done]
     if not todo:
         return []
@@ -313,49 +367,10 @@ def execute_unlearning(plan: UnlearnPlan, run: FinishedRun, store: JobStore, *,
     try:
         estimator = runtime_estimator(mode, plan.runtime.estimator_options)
         for task in todo:
-            header = {"device": plan.device, "local_testing_mode": plan.local,
-                      "method": plan.method, "name": plan.name, "params": plan.params,
-                      "settings": plan.settings, "seed": task.seed, "scenario": task.scenario,
-                      "key": task.key, "checkpoint": task.checkpoint}
-            journal = JobJournal(task.directory, header)
-            journaled = JournaledEstimator(journal, estimator, reconnect=reconnect,
-                                           budget=budget, echo=echo,
-                                           expected_jobs=task.cost.jobs or None)
-            echo(f"{task.label()}: {plan.method} on {plan.device} ({task.cost.jobs} jobs)")
-            teacher = run.model(_teacher(run, task.seed, task.scenario))
-            with routed_estimators(_always(journaled)):
-                device_teacher = clone_model(teacher, backend=model_backend,
-                                             backend_options=model_options)
-                outcome = unlearn(plan.method, device_teacher,
-                                  run.unlearn_data(task.seed, task.scenario), plan.params)
-            cost = journal.cost()
-            result = {"params": plan.params, "seconds": outcome.seconds, "info": outcome.info,
-                      "curve": outcome.curve, "device": plan.device, "settings": plan.settings,
-                      "cost": asdict(cost), "journal": str(task.directory.relative_to(run.dir)),
-                      "finished": utc_now()}
-            save_checkpoint({"key": task.key, "model": outcome.model.state_dict(),
-                             "result": _json_safe(result)}, run.dir / task.checkpoint)
-            row = {**run.ident(task.seed, task.scenario), "method": plan.name,
-                   "base_method": plan.method,
-                   "variant": str(plan.params.get("variant", "")),
-                   **_evaluate(run, plan, task), "seconds": outcome.seconds,
-                   **{f"noiseless_{k}_accuracy": v for k, v in task.rehearsal.items()},
-                   "evaluated_on": "statevector (exact)", "device": plan.device,
-                   "local_testing_mode": plan.local, "date": utc_now(),
-                   "shots": plan.settings["shots"], "precision": plan.settings["precision"],
-                   "resilience_level": plan.settings["resilience_level"],
-                   "optimization_level": plan.settings["optimization_level"],
-                   "mode": plan.runtime.mode, **asdict(cost),
-                   "total_shots": cost.shots(plan.settings["shots"]),
-                   "jobs_sent": journaled.sent, "jobs_replayed": journaled.replayed,
-                   "journal": result["journal"]}
-            _write_rows(store.root / RESULTS_FILE, [row])
-            rows.append(row)
-            echo(f"  {plan.name}: retain {row['retain_accuracy']:.3f}  forget "
-                 f"{row['forget_accuracy']:.3f}  test {row['test_accuracy']:.3f}  UQI "
-                 f"{row['uqi']:+.3f}  ({cost.jobs} jobs, {journaled.sent} sent now, "
-                 f"{journaled.replayed} replayed; noiseless rehearsal: forget "
-                 f"{task.rehearsal.get('forget', np.nan):.3f})")
+            task.directory.mkdir(parents=True, exist_ok=True)
+            with RunLock(task.directory, f"qunlearn hw unlearn {plan.method}"):
+                rows.append(_execute_task(plan, run, store, task, estimator, reconnect,
+                                          budget, model_backend, model_options, echo))
     finally:
         if plan.runtime.mode != "job":
             mode.close()
@@ -369,7 +384,7 @@ def unlearning_statuses(store: JobStore, *, network: bool = True) -> list[dict[s
 
     rows = []
     for path in sorted((store.root / "unlearn").glob("*/*/journal.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_journal(path)
         jobs = data["jobs"]
         last = jobs[-1] if jobs else {"job_id": "", "status": "-"}
         status = last["status"]

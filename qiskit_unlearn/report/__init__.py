@@ -20,6 +20,7 @@ from qiskit_unlearn.report.inputs import (
 )
 from qiskit_unlearn.report.markdown import experiment_name, render
 from qiskit_unlearn.report.tables import Summary, summarize, write_summary_csv
+from qiskit_unlearn.storage import write_atomic
 
 __all__ = ["ReportError", "Summary", "load_results", "summarize", "write_report"]
 
@@ -55,8 +56,10 @@ def write_report(run_dir: str | Path) -> Path:
     Raises :class:`ReportError` when ``run_dir`` has no ``results.csv`` (run ``qunlearn run``).
     """
     from qiskit_unlearn.report.plots import write_plots  # matplotlib only when drawing
+    from qiskit_unlearn.rundir import check_record
 
     run_dir = Path(run_dir)
+    check_record(run_dir)  # a run's config.json must still be the one it was made with
     table = load_results(run_dir)
     manifest = load_manifest(run_dir)
     summary = summarize(table)
@@ -71,5 +74,5 @@ def write_report(run_dir: str | Path) -> Path:
                   experiment=experiment_name(manifest, table.unique("experiment"), run_dir),
                   n_rows=len(table.rows), quality=quality, landscape=landscape)
     path = run_dir / "report.md"
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text)
     return path

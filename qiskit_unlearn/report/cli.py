@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -14,12 +13,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> int:
     from qiskit_unlearn.report import ReportError, write_report
+    from qiskit_unlearn.rundir import RunLock
 
-    try:
+    if not args.run_dir.is_dir():
+        raise ReportError(f"{args.run_dir} is not a folder; pass a run directory written by "
+                          "'qunlearn run'")
+    with RunLock(args.run_dir, "qunlearn report"):  # errors go to the CLI's one handler
         path = write_report(args.run_dir)
-    except ReportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     print(f"report: {path}")
     print(f"summary: {path.parent / 'summary.csv'}, figures: {path.parent / 'plots'}")
     return 0

@@ -9,6 +9,7 @@ first so every table and plot lists the references before the methods compared w
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qiskit_unlearn.report.inputs import Table
+from qiskit_unlearn.storage import write_atomic
 
 GROUP_KEYS = ("noise", "scenario", "method", "variant", "faithful")
 ORACLE, ORIGINAL = "retrain", "original"
@@ -159,16 +161,17 @@ def write_summary_csv(summary: Summary, path: Path) -> Path:
     header = [*summary.keys, *(["scenario_kind"] if kind else []), "n_seeds"]
     for m in summary.metrics:
         header += [f"{m}_mean", f"{m}_std"]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        for g in summary.groups:
-            row = [g.key[k] for k in summary.keys] + ([g.scenario_kind] if kind else [])
-            row.append(g.n_seeds)
-            for m in summary.metrics:
-                s = g.stat(m)
-                row += [_csv_number(s.mean), _csv_number(s.std)]
-            writer.writerow(row)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for g in summary.groups:
+        row = [g.key[k] for k in summary.keys] + ([g.scenario_kind] if kind else [])
+        row.append(g.n_seeds)
+        for m in summary.metrics:
+            s = g.stat(m)
+            row += [_csv_number(s.mean), _csv_number(s.std)]
+        writer.writerow(row)
+    write_atomic(path, out.getvalue())
     return path
 
 

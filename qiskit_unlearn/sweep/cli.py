@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qiskit_unlearn.cli.options import add_experiment_options, load_experiment
+from qiskit_unlearn.cli.options import add_experiment_options, load_experiment, show_progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     cfg, cache = load_experiment(args)
     out = args.out or Path("runs") / f"{cfg['experiment']['name']}-sweep"
-    run_sweep(cfg, out, cache_dir=cache, progress=not args.no_progress, jobs=args.jobs,
+    run_sweep(cfg, out, cache_dir=cache, progress=show_progress(args), jobs=args.jobs,
               run_reports=not args.no_run_reports, echo=lambda line: print(line, flush=True))
     print(f"results: {out / 'results.csv'}  report: {out / 'report.md'}  "
           f"figures: {out / 'plots'}")

@@ -1,11 +1,15 @@
 """``qunlearn sweep``: one ordinary run per (placement, noise setting), then one combined table.
 
 Every run is a normal ``qunlearn run`` directory (``OUT/exact`` for the reference,
-``OUT/<where>/<label>`` otherwise). Runs that train on the same backend share their work: the
-trained teachers and oracles through the model cache, and the unlearned models by copying the
-first run's ``unlearned/`` folder into the others (the pipeline reloads a method whose stored
-key matches). So evaluation-only noise costs evaluations, never training. A run directory
-whose ``results.csv`` was written for the same config is skipped, making a sweep resumable.
+``OUT/<where>/<label>`` otherwise), with its own lock, config record and file index. Runs that
+train on the same backend share their work: the trained teachers and oracles through the model
+cache, and the unlearned models through the first run's ``unlearned/`` folder (a run reuses a
+donor's file whose stored key matches its own). So evaluation-only noise costs evaluations,
+never training. A finished setting is skipped, making a sweep resumable.
+
+The sweep folder itself is locked while the sweep runs and bound to the experiment without its
+``[sweep]`` section: the grid may grow (new levels run alone, finished ones are reused, the
+combined table and report are rebuilt), but another experiment is refused.
 """
 
 from __future__ import annotations
@@ -13,18 +17,18 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import io
 import json
 import math
 import multiprocessing
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from qiskit_unlearn.storage import utc_now
 from qiskit_unlearn.sweep.grid import REFERENCE_RUN, Run, SweepError, describe, expand_sweep
 
 MARKER = "sweep-run.json"
@@ -117,20 +121,24 @@ def execute(task: Mapping[str, Any]) -> dict[str, Any]:
     Module-level (and fed plain data) so that worker processes can run it.
     """
     from qiskit_unlearn.pipeline import run_experiment
+    from qiskit_unlearn.storage import FileError, read_json, write_json
 
     run_dir = Path(task["run_dir"])
     marker = run_dir / MARKER
     if (run_dir / "results.csv").is_file() and marker.is_file():
-        done = json.loads(marker.read_text(encoding="utf-8"))
+        try:
+            done = read_json(marker, fix="")
+        except FileError:
+            done = {}  # a damaged marker only costs the check below: the run says it finished
         if done.get("fingerprint") == task["fingerprint"]:
             return {"status": "skipped", "seconds": done.get("seconds", math.nan)}
     start = time.perf_counter()
     run_experiment(task["cfg"], run_dir, cache_dir=Path(task["cache_dir"]),
                    progress=task["progress"], echo=_silent, report=task["report"],
-                   eval_backend=task["eval_backend"], extra_columns=task["columns"])
+                   eval_backend=task["eval_backend"], extra_columns=task["columns"],
+                   donors=tuple(Path(d) for d in task["donors"]))
     seconds = time.perf_counter() - start
-    marker.write_text(json.dumps({"fingerprint": task["fingerprint"], "seconds": seconds},
-                                 indent=1), encoding="utf-8")
+    write_json(marker, {"fingerprint": task["fingerprint"], "seconds": seconds}, indent=1)
     return {"status": "ran", "seconds": seconds}
 
 
@@ -138,18 +146,6 @@ def _init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)  # one process per core
-
-
-def share_unlearned(source: Path, target: Path) -> int:
-    """Copy finished unlearned models (runs training on the same backend reuse them)."""
-    (target / "unlearned").mkdir(parents=True, exist_ok=True)
-    copied = 0
-    for path in sorted((source / "unlearned").glob("*.pt")):
-        dest = target / "unlearned" / path.name
-        if not dest.exists():
-            shutil.copy2(path, dest)
-            copied += 1
-    return copied
 
 
 def _schedule(cfg: Mapping[str, Any], runs: Sequence[Run]) -> dict[str, list[Run]]:
@@ -176,7 +172,6 @@ def _execute_all(tasks: Mapping[str, Mapping[str, Any]], consumers: Mapping[str,
         for path, followers in consumers.items():
             finished(path, execute(tasks[path]))
             for other in followers:
-                share_unlearned(out_dir / path, out_dir / other.path)
                 finished(other.path, execute(tasks[other.path]))
         return
     order = list(tasks)
@@ -189,7 +184,6 @@ def _execute_all(tasks: Mapping[str, Mapping[str, Any]], consumers: Mapping[str,
                 path = pending.pop(future)
                 finished(path, future.result())
                 for other in consumers.get(path, []):
-                    share_unlearned(out_dir / path, out_dir / other.path)
                     pending[pool.submit(execute, tasks[other.path])] = other.path
 
 
@@ -203,26 +197,44 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
     ``jobs`` > 1 runs settings in that many worker processes; ``run_reports`` also writes each
     run directory's own report.
     """
-    from qiskit_unlearn.pipeline import package_versions
-    from qiskit_unlearn.sweep.report import write_sweep_report
+    from qiskit_unlearn.rundir import Manifest, claim, config_fingerprint, locked
 
     if jobs < 1:
         raise SweepError(f"jobs must be >= 1, got {jobs}")
     runs = plan(cfg)
     preflight(cfg, runs)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    base = {k: v for k, v in cfg.items() if k != "sweep"}
+    with locked(out_dir, "qunlearn sweep"):
+        found = claim(out_dir, base)
+        manifest = Manifest(out_dir, {**found.manifest, "status": "running",
+                                      "config": base, "config_sha256": config_fingerprint(base),
+                                      "sweep": cfg["sweep"], "started": utc_now()})
+        manifest.save()
+        _sweep(cfg, runs, out_dir, manifest, cache_dir=cache_dir, progress=progress,
+               echo=echo, jobs=jobs, run_reports=run_reports)
+    return out_dir
+
+
+def _sweep(cfg: Mapping[str, Any], runs: Sequence[Run], out_dir: Path, manifest: Any, *,
+           cache_dir: Path | None, progress: bool, echo: Callable[[str], Any], jobs: int,
+           run_reports: bool) -> None:
+    from qiskit_unlearn.experiment import package_versions
+    from qiskit_unlearn.sweep.report import write_sweep_report
+
     cache = Path(cache_dir) if cache_dir is not None else out_dir / "models"
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.perf_counter()
+    consumers = _schedule(cfg, runs)
+    donors = {other.path: [str(out_dir / path)] for path, followers in consumers.items()
+              for other in followers}
     tasks = {}
     for run in runs:
         rcfg, backend = run_config(cfg, run), eval_backend(cfg, run)
-        tasks[run.path] = {"cfg": rcfg, "run_dir": str(out_dir / run.path), "cache_dir": str(cache),
-                      "eval_backend": backend, "columns": run.columns,
-                      "fingerprint": fingerprint(rcfg, backend, run.columns),
-                      "progress": progress and jobs == 1, "report": run_reports}
-    consumers = _schedule(cfg, runs)
+        tasks[run.path] = {"cfg": rcfg, "run_dir": str(out_dir / run.path),
+                           "cache_dir": str(cache), "eval_backend": backend,
+                           "columns": run.columns, "donors": donors.get(run.path, []),
+                           "fingerprint": fingerprint(rcfg, backend, run.columns),
+                           "progress": progress and jobs == 1, "report": run_reports}
     results: dict[str, dict[str, Any]] = {}
     echo(f"sweep: {len(runs)} runs ({len(consumers)} trained, "
          f"{len(runs) - len(consumers)} reusing trained models) into {out_dir}")
@@ -234,10 +246,10 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
 
     _execute_all(tasks, consumers, out_dir, jobs, finished)
     rows = combine(out_dir, runs)
-    manifest = {
+    manifest.data.update({
         "experiment": cfg["experiment"]["name"], "description": cfg["experiment"]["description"],
-        "started": started, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seeds": cfg["experiment"]["seeds"], "sweep": cfg["sweep"], "jobs": jobs,
+        "finished": utc_now(), "status": "finished",
+        "seeds": cfg["experiment"]["seeds"], "jobs": jobs,
         "cpu_count": os.cpu_count(), "versions": package_versions(), "rows": rows,
         "timings": {"total": time.perf_counter() - t0},
         "runs": [{"dir": run.path, "where": run.where, "label": run.setting.label,
@@ -245,16 +257,15 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
                   "backend": run.setting.backend,
                   "eval_backend": tasks[run.path]["eval_backend"],
                   "trained_on": tasks[run.path]["cfg"]["backend"], "shots": run.setting.shots,
-                  "precision": run.setting.precision, **results[run.path]} for run in runs],
-    }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str),
-                                           encoding="utf-8")
+                  "precision": run.setting.precision, **results[run.path]} for run in runs]})
+    manifest.record("results.csv")
     write_sweep_report(out_dir)
-    return out_dir
 
 
 def combine(out_dir: Path, runs: Sequence[Run]) -> int:
     """``results.csv`` of the sweep: every run's rows, in run order; returns the row count."""
+    from qiskit_unlearn.storage import write_atomic
+
     rows: list[dict[str, str]] = []
     fields: list[str] = []
     for run in runs:
@@ -262,8 +273,9 @@ def combine(out_dir: Path, runs: Sequence[Run]) -> int:
             reader = csv.DictReader(fh)
             fields += [f for f in reader.fieldnames or [] if f not in fields]
             rows += list(reader)
-    with (out_dir / "results.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out_dir / "results.csv", out.getvalue())
     return len(rows)

@@ -43,10 +43,9 @@ def gradient_ascent(model: nn.Module, data: UnlearnData,
     the defaults (5 epochs, Adam, lr 0.01; the HQML study runs 10) are sized for the small
     hybrids.
     """
-    epochs, batch_size = Checked("ga", params).training()
     return run_epochs(model, data, params, data.forget,
-                      lambda x, y, _: -cross_entropy(model, x, y), epochs=epochs,
-                      batch_size=batch_size)
+                      lambda x, y, _: -cross_entropy(model, x, y), epochs=params["epochs"],
+                      batch_size=params["batch_size"])
 
 
 def diagonal_fisher(model: nn.Module, data: UnlearnData, samples: int) -> list[torch.Tensor]:
@@ -66,9 +65,14 @@ def diagonal_fisher(model: nn.Module, data: UnlearnData, samples: int) -> list[t
     return [f / max(len(pick), 1) for f in fisher]
 
 
+def _fisher_rules(check: Checked) -> None:
+    check.number("ewc_lambda", allow_low=True)
+    check.integer("fisher_samples")
+
+
 @register("fisher", defaults={"epochs": 5, "lr": 0.01, "batch_size": 16, "ewc_lambda": 10.0,
                               "fisher_samples": 256, "optimizer": "adam", "weight_decay": 0.0},
-          family="gradient ascent", changes="all weights, Fisher-anchored",
+          check=_fisher_rules, family="gradient ascent", changes="all weights, Fisher-anchored",
           reference="gradient ascent + EWC penalty (Kirkpatrick et al. 2017, PNAS)")
 def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Gradient ascent on the forget set, tied to the teacher by a diagonal-Fisher EWC penalty.
@@ -82,10 +86,7 @@ def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -
     *forget* set, which anchors exactly the weights the ascent needs to move, so the retain
     set is used here as EWC intends (protect what must be kept).
     """
-    check = Checked("fisher", params)
-    epochs, batch_size = check.training()
-    lam = check.number("ewc_lambda", allow_low=True)
-    samples = check.integer("fisher_samples")
+    lam, samples = params["ewc_lambda"], params["fisher_samples"]
     weights = trainable(model)
     fisher = diagonal_fisher(model, data, samples)
     anchor = [w.detach().clone() for w in weights]
@@ -95,8 +96,8 @@ def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -
                                                                     strict=True))
         return -cross_entropy(model, x, y) + 0.5 * lam * penalty
 
-    info = run_epochs(model, data, params, data.forget, loss, epochs=epochs,
-                      batch_size=batch_size)
+    info = run_epochs(model, data, params, data.forget, loss, epochs=params["epochs"],
+                      batch_size=params["batch_size"])
     return {**info, "fisher_samples": min(samples, len(data.retain[1])),
             "fisher_mean": float(torch.cat([f.flatten() for f in fisher]).mean())}
 
@@ -104,6 +105,7 @@ def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -
 @register("neggrad+", defaults={"epochs": 5, "lr": 0.01, "batch_size": 16,
                                 "alpha": round((1 - KURMANJI_ALPHA) / KURMANJI_ALPHA, 4),
                                 "optimizer": "adam", "weight_decay": 0.0},
+          check=lambda check: check.number("alpha", allow_low=True),
           family="gradient ascent", changes="all weights",
           reference="Kurmanji et al. 2023, 'Towards unbounded machine unlearning' (NeurIPS), "
                     "NegGrad+")
@@ -117,14 +119,12 @@ def neggrad_plus(model: nn.Module, data: UnlearnData, params: dict[str, Any]) ->
     Adam's steps are scale-invariant, SGD's lr differs by the factor 0.95). The HQML study uses
     alpha = 1, a much stronger ascent.
     """
-    check = Checked("neggrad+", params)
-    epochs, batch_size = check.training()
-    alpha = check.number("alpha", allow_low=True)
+    alpha, batch_size = params["alpha"], params["batch_size"]
     forget = cycle(data.forget, batch_size, data.seed)
 
     def loss(x: torch.Tensor, y: torch.Tensor, _: float) -> torch.Tensor:
         fx, fy = next(forget)
         return cross_entropy(model, x, y) - alpha * cross_entropy(model, fx, fy)
 
-    return run_epochs(model, data, params, data.retain, loss, epochs=epochs,
+    return run_epochs(model, data, params, data.retain, loss, epochs=params["epochs"],
                       batch_size=batch_size)

@@ -1,10 +1,11 @@
-"""The unlearning contract: data a method may see, the method registry and shared helpers.
+"""The unlearning contract: data a method may see, running a method and shared helpers.
 
 Every method has one signature, ``fn(model, data, params) -> dict`` (the dict is extra info for
 the run's manifest). ``model`` is a fresh copy of the teacher that the method changes in place;
 ``data`` holds retain, forget and validation data only, so no method can read the test split;
-``params`` are the method's published defaults overridden by the caller and validated by name
-and type (each method checks their ranges with :class:`Checked`). :func:`unlearn` wraps a call:
+``params`` are the method's published defaults overridden by the caller and validated by name,
+type and range before the method runs (:func:`resolve_params`; the registry and its rules live
+in :mod:`qiskit_unlearn.unlearn.registry` and are re-exported here). :func:`unlearn` wraps a call:
 it rejects empty retain or forget sets, copies the teacher, seeds torch, times the call and
 returns the unlearned model with the info and a per-step curve.
 """
@@ -23,6 +24,16 @@ import torch
 from torch import nn
 
 from qiskit_unlearn.train import as_tensors, evaluate
+from qiskit_unlearn.unlearn.registry import (  # noqa: F401  (re-exported: the public API)
+    METHODS,
+    OPTIMIZERS,
+    Checked,
+    Method,
+    MethodFn,
+    UnlearnError,
+    register,
+    resolve_params,
+)
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
 
@@ -32,10 +43,6 @@ StepLoss = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
 HQML_REFERENCE = ("Machine Unlearning in the Era of Quantum Machine Learning: An Empirical "
                   "Study (the HQML study; github.com/CrivoiCarla/hybrid-quantum-machine-"
                   "unlearning)")
-
-
-class UnlearnError(ValueError):
-    """A method or hyperparameter that cannot be used as given; the message says the fix."""
 
 
 @dataclass
@@ -59,67 +66,6 @@ class UnlearnData:
 
     def log(self, step: int, **values: float) -> None:
         self.curve.append({"step": float(step), **{k: float(v) for k, v in values.items()}})
-
-
-MethodFn = Callable[[nn.Module, UnlearnData, dict[str, Any]], dict[str, Any] | None]
-
-
-@dataclass(frozen=True)
-class Method:
-    """A registry entry: the function, its defaults and what the README's table says of it."""
-
-    name: str
-    fn: MethodFn
-    defaults: Mapping[str, Any]
-    family: str
-    changes: str
-    reference: str
-    summary: str = ""
-
-
-METHODS: dict[str, Method] = {}
-
-
-def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: str,
-             reference: str, summary: str = "") -> Callable[[MethodFn], MethodFn]:
-    """Decorator adding a method to :data:`METHODS` (its docstring is its documentation)."""
-
-    def wrap(fn: MethodFn) -> MethodFn:
-        if name in METHODS:
-            raise RuntimeError(f"unlearning method {name!r} registered twice")
-        METHODS[name] = Method(name, fn, dict(defaults), family, changes, reference,
-                               summary or (fn.__doc__ or "").strip().split("\n")[0])
-        return fn
-
-    return wrap
-
-
-def resolve_params(method: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults of ``method`` overridden by ``overrides``; unknown names and types are errors."""
-    if method not in METHODS:
-        raise UnlearnError(f"unknown unlearning method {method!r}; choose one of "
-                           f"{', '.join(sorted(METHODS))}")
-    params = dict(METHODS[method].defaults)
-    for key, value in (overrides or {}).items():
-        if key not in params:
-            raise UnlearnError(f"method {method!r} has no hyperparameter {key!r}; its "
-                               f"hyperparameters are {', '.join(sorted(params)) or 'none'}")
-        default = params[key]
-        if default is not None and not _same_kind(default, value):
-            raise UnlearnError(f"{method}.{key} must be of type {type(default).__name__} like the "
-                               f"default {default!r}, got {value!r}")
-        params[key] = float(value) if isinstance(default, float) else value
-    return params
-
-
-def _same_kind(default: Any, value: Any) -> bool:
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple))
-    return isinstance(value, type(default))
 
 
 def clone_model(model: nn.Module, **overrides: Any) -> nn.Module:
@@ -185,53 +131,6 @@ def unlearn(method: str, teacher: nn.Module, data: UnlearnData,
     return UnlearnOutcome(method, model, resolved, seconds, info, list(data.curve))
 
 
-# --- hyperparameter range checks -------------------------------------------------------------
-
-class Checked:
-    """Range checks of a method's resolved hyperparameters (their types are checked by
-    :func:`resolve_params`); messages name the method, the hyperparameter, the allowed range
-    and the value given."""
-
-    def __init__(self, method: str, params: Mapping[str, Any]) -> None:
-        self.method, self.params = method, params
-
-    def _fail(self, name: str, rule: str) -> UnlearnError:
-        return UnlearnError(f"{self.method}.{name} must be {rule}, got "
-                            f"{self.params[name]!r}; pass a valid value in params")
-
-    def integer(self, name: str, low: int = 1) -> int:
-        value = self.params[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self._fail(name, f"an integer >= {low}")
-        return value
-
-    def number(self, name: str, low: float = 0.0, *, allow_low: bool = False,
-               high: float | None = None, allow_high: bool = False) -> float:
-        """A finite number > ``low`` (>= with ``allow_low``) and < ``high`` (<= with
-        ``allow_high``) if given."""
-        value = self.params[name]
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and math.isfinite(value) and (value >= low if allow_low else value > low) \
-            and (high is None or (value <= high if allow_high else value < high))
-        if not ok:
-            upper = "" if high is None else f" and {'<=' if allow_high else '<'} {high}"
-            raise self._fail(name, f"a finite number {'>=' if allow_low else '>'} {low}{upper}")
-        return float(value)
-
-    def choice(self, name: str, options: Sequence[str]) -> str:
-        value = self.params[name]
-        if value not in options:
-            raise self._fail(name, f"one of {list(options)}")
-        return value
-
-    def training(self) -> tuple[int, int]:
-        """``epochs`` and ``batch_size`` checked, ``lr`` and ``weight_decay`` too if present."""
-        self.number("lr")
-        if "weight_decay" in self.params:
-            self.number("weight_decay", allow_low=True)
-        return self.integer("epochs"), self.integer("batch_size")
-
-
 # --- helpers shared by the methods ------------------------------------------------------------
 
 def retained_val(data: UnlearnData) -> ArrayPair:
@@ -284,7 +183,10 @@ def named_trainable(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 
 def make_optimizer(model: nn.Module, params: Mapping[str, Any]) -> torch.optim.Optimizer:
-    """Adam (``optimizer = "adam"``, default) or SGD with momentum 0.9 on trainable parameters."""
+    """Adam (``optimizer = "adam"``, default) or SGD with momentum 0.9 on trainable parameters.
+
+    The name was checked by :func:`resolve_params`; the last line guards direct calls only.
+    """
     weights = trainable(model)
     if not weights:
         raise UnlearnError("no trainable parameters left (all layer groups frozen)")
@@ -295,7 +197,8 @@ def make_optimizer(model: nn.Module, params: Mapping[str, Any]) -> torch.optim.O
         return torch.optim.Adam(weights, lr=lr, weight_decay=wd)
     if name == "sgd":
         return torch.optim.SGD(weights, lr=lr, momentum=0.9, weight_decay=wd)
-    raise UnlearnError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+    raise UnlearnError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}; pass one "
+                       "of them in params")
 
 
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

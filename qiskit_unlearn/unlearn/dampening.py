@@ -63,7 +63,12 @@ def dampen(model: nn.Module, forget_importance: dict[str, torch.Tensor],
     return changed
 
 
-@register("ssd", defaults={"alpha": 10.0, "lam": 1.0, "batch_size": 1},
+def _ssd_rules(check: Checked) -> None:
+    check.number("alpha")
+    check.number("lam")
+
+
+@register("ssd", defaults={"alpha": 10.0, "lam": 1.0, "batch_size": 1}, check=_ssd_rules,
           family="parameter editing", changes="dampens forget-specific weights (no training)",
           reference="Foster, Schoepf, Brintrup: Fast Machine Unlearning Without Retraining "
                     "Through Selective Synaptic Dampening, AAAI 2024 "
@@ -81,10 +86,6 @@ def ssd(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str
     weights really shrink: forgetting one Iris class of three on a 2-qubit hybrid takes
     ``alpha=1.5, lam=0.05``.
     """
-    check = Checked("ssd", params)
-    check.number("alpha")
-    check.number("lam")
-    check.integer("batch_size")
     full = (np.concatenate([np.asarray(data.retain[0]), np.asarray(data.forget[0])]),
             np.concatenate([np.asarray(data.retain[1]), np.asarray(data.forget[1])]))
     forget_importance = importances(model, data.forget, params["batch_size"])

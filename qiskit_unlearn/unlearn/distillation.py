@@ -75,10 +75,8 @@ def frozen_copy(model: nn.Module) -> nn.Module:
     return teacher
 
 
-def _check_scrub(method: str, params: dict[str, Any]) -> None:
-    check = Checked(method, params)
+def _scrub_rules(check: Checked) -> None:
     check.choice("variant", VARIANTS)
-    check.training()
     check.integer("forget_batch_size")
     check.integer("msteps", low=0)
     check.number("temperature")
@@ -121,7 +119,7 @@ def _scrub_epochs(model: nn.Module, data: UnlearnData, params: dict[str, Any],
         yield epoch
 
 
-@register("scrub", defaults=SCRUB_DEFAULTS, family="distillation",
+@register("scrub", defaults=SCRUB_DEFAULTS, check=_scrub_rules, family="distillation",
           changes="all weights (student of the teacher)",
           reference=f"{SCRUB_REFERENCE}; variant='hqml': {HQML_REFERENCE}")
 def scrub(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +132,6 @@ def scrub(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[s
     ``lambda_f``·KL_forget, one retain batch paired with one forget batch per step (the study
     used temperature 1: pass ``temperature=1.0`` to match it).
     """
-    _check_scrub("scrub", params)
     for _ in _scrub_epochs(model, data, params, "scrub"):
         pass
     return {}
@@ -155,7 +152,8 @@ def _error(model: nn.Module, xy: ArrayPair) -> float:
     return 1.0 - evaluate(model, xy)["accuracy"]
 
 
-@register("scrub+r", defaults={**SCRUB_DEFAULTS, "faithful": False}, family="distillation",
+@register("scrub+r", defaults={**SCRUB_DEFAULTS, "faithful": False}, check=_scrub_rules,
+          family="distillation",
           changes="all weights (student), rewound to an earlier epoch",
           reference=f"{SCRUB_REFERENCE}; faithful=True: {HQML_REFERENCE}")
 def scrub_rewind(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +165,6 @@ def scrub_rewind(model: nn.Module, data: UnlearnData, params: dict[str, Any]) ->
     later epoch). ``faithful=True`` reproduces the HQML study's bug: it computes the rewind
     target but returns the final model. ``info`` names the chosen and the returned epoch.
     """
-    _check_scrub("scrub+r", params)
     checkpoints: dict[int, dict[str, torch.Tensor]] = {}
     for epoch in _scrub_epochs(model, data, params, "scrub+r"):
         checkpoints[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -193,7 +190,12 @@ BAD_TEACHER_REFERENCE = ("Chundawat, Tarun, Mandal, Kankanhalli: Can Bad Teachin
                          "AAAI 2023 (github.com/vikram2000b/bad-teaching-unlearning)")
 
 
-@register("bad-teacher",
+def _bad_teacher_rules(check: Checked) -> None:
+    check.number("temperature")
+    check.number("retain_fraction", high=1.0, allow_high=True)
+
+
+@register("bad-teacher", check=_bad_teacher_rules,
           defaults={"epochs": 4, "lr": 0.01, "optimizer": "adam", "weight_decay": 0.0,
                     "batch_size": 16, "temperature": 1.0, "retain_fraction": 0.3},
           family="distillation", changes="all weights (student of two teachers)",
@@ -208,10 +210,6 @@ def bad_teacher(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> 
     Adam; the paper's single epoch at lr 1e-4 (batch 256) is raised to 4 epochs at 0.01 (batch
     16) for small models.
     """
-    check = Checked("bad-teacher", params)
-    check.training()
-    check.number("temperature")
-    check.number("retain_fraction", high=1.0, allow_high=True)
     xr, xf = np.asarray(data.retain[0]), np.asarray(data.forget[0])
     n_keep = max(1, round(params["retain_fraction"] * len(xr)))
     keep = np.sort(np.random.default_rng(data.seed).choice(len(xr), n_keep, replace=False))

@@ -43,14 +43,21 @@ from qiskit_unlearn.unlearn.base import (
 TRAINING = {"lr": 0.005, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 16}
 
 
-def _check_training(method: str, data: UnlearnData, params: dict[str, Any]) -> Checked:
-    """The checks every relabelling method shares; returns the checker for its own ones."""
+def _need_classes(method: str, data: UnlearnData) -> None:
+    """The run-time check every relabelling method shares (it depends on the data)."""
     if data.num_classes < 2:
         raise UnlearnError(f"{method} needs at least two classes to relabel between, got "
                            f"num_classes={data.num_classes}")
-    check = Checked(method, params)
-    check.training()
-    return check
+
+
+def _non_negative(*names: str) -> Callable[[Checked], None]:
+    """Range rules of weights and step sizes that may be 0 (which switches a term off)."""
+
+    def rules(check: Checked) -> None:
+        for name in names:
+            check.number(name, allow_low=True)
+
+    return rules
 
 
 def _fit(model: nn.Module, data: UnlearnData, params: dict[str, Any], source: ArrayPair,
@@ -107,6 +114,7 @@ def _grad_norm(grads: tuple[torch.Tensor | None, ...]) -> float:
 
 @register("q-mul",
           defaults={"epochs": 5, **TRAINING, "lr": 0.01, "alpha": 1.0, "faithful": False},
+          check=_non_negative("alpha"),
           family="relabelling", changes="all weights (forget → most similar class)",
           reference=f"{HQML_REFERENCE}, its 'Q-MUL-inspired' method")
 def q_mul(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +126,7 @@ def q_mul(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[s
     the update). ``faithful=True`` reproduces the HQML study's code, whose update is
     CE_retain − w·CE_forget: it pushes forget samples *away* from the similar class.
     """
-    _check_training("q-mul", data, params).number("alpha", allow_low=True)
+    _need_classes("q-mul", data)
     mapping = similar_class_map(predict_logits(model, data.retain[0]).numpy(), data.retain[1],
                                 predict_logits(model, data.forget[0]).numpy(), data.forget[1])
     lookup = torch.arange(data.num_classes)
@@ -160,8 +168,9 @@ def complement_labels(forget: ArrayPair, num_classes: int) -> ArrayPair:
     return np.repeat(np.asarray(x), num_classes - 1, axis=0), wrong.reshape(-1)
 
 
-@register("lca", defaults={"epochs": 5, **TRAINING, "beta": 1.0}, family="relabelling",
-          changes="all weights (forget → every wrong label)", reference=HQML_REFERENCE)
+@register("lca", defaults={"epochs": 5, **TRAINING, "beta": 1.0}, check=_non_negative("beta"),
+          family="relabelling", changes="all weights (forget → every wrong label)",
+          reference=HQML_REFERENCE)
 def lca(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Label-complement augmentation: CE on (forget sample, wrong label) pairs + CE on retain.
 
@@ -170,7 +179,7 @@ def lca(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str
     batch of these pairs and the loss is CE_retain + ``beta``·CE_complement (beta 1 as in the
     HQML study; its 15 epochs cost small hybrids much retain accuracy, so 5 are the default).
     """
-    _check_training("lca", data, params).number("beta", allow_low=True)
+    _need_classes("lca", data)
     complement = complement_labels(data.forget, data.num_classes)
     pairs = cycle(complement, params["batch_size"], data.seed)
 
@@ -201,6 +210,7 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
 
 
 @register("adv-uniform", defaults={"epochs": 10, **TRAINING, "eps": 0.1, "lam": 1.0},
+          check=_non_negative("eps", "lam"),
           family="relabelling", changes="all weights (adversarial forget → uniform)",
           reference=HQML_REFERENCE)
 def adv_uniform(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -212,9 +222,7 @@ def adv_uniform(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> 
     Models built without input gradients run on a twin that has them; its weights are copied
     back at the end.
     """
-    check = _check_training("adv-uniform", data, params)
-    check.number("eps", allow_low=True)
-    check.number("lam", allow_low=True)
+    _need_classes("adv-uniform", data)
     work = _with_input_gradients(model)
     x_all = torch.cat([as_tensors(data.retain)[0], as_tensors(data.forget)[0]])
     low, high = x_all.min(dim=0).values, x_all.max(dim=0).values
@@ -260,7 +268,7 @@ def random_labels(model: nn.Module, data: UnlearnData,
     Each forget sample gets one seeded, uniformly drawn label different from its own; retain
     and relabelled forget samples are shuffled into the same minibatches with plain CE.
     """
-    _check_training("random-labels", data, params)
+    _need_classes("random-labels", data)
     _fit(model, data, params, _relabelled_union(data), partial(cross_entropy, model),
          "random-labels loss")
     return {}
@@ -290,6 +298,7 @@ def saliency_mask(model: nn.Module, forget: ArrayPair, fraction: float,
 
 
 @register("salun", defaults={"epochs": 5, **TRAINING, "fraction": 0.5},
+          check=lambda check: check.number("fraction", high=1.0, allow_high=True),
           family="relabelling", changes="salient weights only (random labels)",
           reference="Fan et al.: SalUn: Empowering Machine Unlearning via Gradient-based Weight "
                     "Saliency in Both Image Classification and Generation, ICLR 2024")
@@ -300,7 +309,7 @@ def salun(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[s
     (:func:`saliency_mask`); gradients of the other weights are zeroed at every step, so with
     the default zero weight decay they do not move.
     """
-    _check_training("salun", data, params).number("fraction", high=1.0, allow_high=True)
+    _need_classes("salun", data)
     mask = saliency_mask(model, data.forget, params["fraction"], params["batch_size"])
     _fit(model, data, params, _relabelled_union(data), partial(cross_entropy, model),
          "salun loss", mask)

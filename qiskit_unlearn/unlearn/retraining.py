@@ -57,12 +57,17 @@ def head_groups(model: nn.Module) -> list[str]:
     return names[quantum[-1] + 1:] if quantum else names
 
 
+def _k_rules(check: Checked) -> None:
+    """What can be checked of ``k`` before a model exists; :func:`_check_k` does the rest."""
+    check.choice("variant", VARIANTS)
+    check.integer("k")
+
+
 def _check_k(model: nn.Module, method: str,
              params: Mapping[str, Any]) -> tuple[str, int, list[str]]:
-    """The checked ``variant`` and ``k``, and the groups ``k`` may index: all groups, or the
-    head groups for ``eu-k`` hqml."""
-    check = Checked(method, params)
-    variant, k = check.choice("variant", VARIANTS), check.integer("k")
+    """``variant`` and ``k`` checked against the model's layer groups, and the groups ``k``
+    may index: all groups, or the head groups for ``eu-k`` hqml."""
+    variant, k = params["variant"], params["k"]
     names = _groups(model, method)
     if method == "eu-k" and variant == "hqml":
         names, what, limit = head_groups(model), "re-initialises the last k head layers", None
@@ -84,6 +89,7 @@ def _check_k(model: nn.Module, method: str,
 
 @register("retrain", defaults={"epochs": 40, "lr": 0.05, "batch_size": 16, "patience": 12,
                                "weight_decay": 0.0},
+          check=lambda check: check.integer("patience", low=0),
           family="oracle", changes="all weights, from scratch",
           reference="exact unlearning by retraining (Cao & Yang 2015, IEEE S&P)")
 def retrain(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -97,15 +103,14 @@ def retrain(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict
     small hybrids; pass the teacher's own recipe for a like-for-like oracle (as the one that
     ``qunlearn run`` trains).
     """
-    check = Checked("retrain", params)
-    epochs, batch_size = check.training()
-    patience = check.integer("patience", low=0) or None
+    patience = params["patience"] or None
     val = retained_val(data)
     if len(val[1]) == 0:
         raise UnlearnError("retrain selects its best epoch on validation samples of the "
                            "retained classes, and there are none; give UnlearnData a larger val")
     fresh = fresh_model(model, data.seed)
-    config = TrainConfig(epochs=epochs, lr=params["lr"], batch_size=batch_size,
+    config = TrainConfig(epochs=params["epochs"], lr=params["lr"],
+                         batch_size=params["batch_size"],
                          patience=patience, weight_decay=params["weight_decay"], seed=data.seed)
     result = train(fresh, data.retain, val, config, progress=data.progress,
                    description="retrain", on_epoch=lambda row: data.log(
@@ -131,13 +136,13 @@ def finetune(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dic
     hybrid models are trained with. It forgets the forget set only as far as the retain data
     moves the weights, so it may leave a subset largely remembered.
     """
-    epochs, batch_size = Checked("finetune", params).training()
-    return run_epochs(model, data, params, data.retain, _retain_ce(model), epochs=epochs,
-                      batch_size=batch_size)
+    return run_epochs(model, data, params, data.retain, _retain_ce(model),
+                      epochs=params["epochs"], batch_size=params["batch_size"])
 
 
 @register("l1-sparse", defaults={"epochs": 10, "lr": 0.01, "batch_size": 16, "gamma": 1e-4,
                                  "optimizer": "adam", "weight_decay": 0.0},
+          check=lambda check: check.number("gamma", allow_low=True),
           family="fine-tuning", changes="all weights, L1-regularised",
           reference="Jia et al. 2023, 'Model sparsity can simplify machine unlearning' "
                     "(NeurIPS), l1-sparse MU")
@@ -154,23 +159,22 @@ def l1_sparse(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> di
     46 -> 41, 15 instead of 1 weights below 0.05). For quantum weights "sparse" means rotation
     angles pulled towards 0, i.e. towards identity gates.
     """
-    check = Checked("l1-sparse", params)
-    epochs, batch_size = check.training()
-    gamma = check.number("gamma", allow_low=True)
+    gamma = params["gamma"]
 
     def loss(x: torch.Tensor, y: torch.Tensor, progress: float) -> torch.Tensor:
         l1 = sum(p.abs().sum() for p in model.parameters())
         return cross_entropy(model, x, y) + gamma * (1.0 - progress) * l1
 
-    info = run_epochs(model, data, params, data.retain, loss, epochs=epochs,
-                      batch_size=batch_size)
+    info = run_epochs(model, data, params, data.retain, loss, epochs=params["epochs"],
+                      batch_size=params["batch_size"])
     l1_norm = sum(float(p.detach().abs().sum()) for p in model.parameters())
     return {**info, "l1_norm": l1_norm}
 
 
 @register("cf-k", defaults={"k": 1, "variant": "goel", "epochs": 10, "lr": 0.01,
                             "batch_size": 16, "optimizer": "adam", "weight_decay": 0.0},
-          family="partial retraining", changes="last k layer groups (goel) / all but first k",
+          check=_k_rules, family="partial retraining",
+          changes="last k layer groups (goel) / all but first k",
           reference="Goel et al. 2022, 'Towards adversarial evaluation of machine unlearning' "
                     "(arXiv:2201.06640), CF-k")
 def cf_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +189,7 @@ def cf_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[st
     on every model here (a binary amplitude VQC has a single group).
     """
     variant, k, names = _check_k(model, "cf-k", params)
-    epochs, batch_size = Checked("cf-k", params).training()
+    epochs, batch_size = params["epochs"], params["batch_size"]
     if variant == "goel":
         trained = model.freeze_all_but_last(k)
         info = run_epochs(model, data, params, data.retain, _retain_ce(model), epochs=epochs,
@@ -201,7 +205,8 @@ def cf_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[st
 
 @register("eu-k", defaults={"k": 1, "variant": "goel", "epochs": 20, "lr": 0.01,
                             "batch_size": 16, "optimizer": "adam", "weight_decay": 0.0},
-          family="partial retraining", changes="last k layer groups re-initialised",
+          check=_k_rules, family="partial retraining",
+          changes="last k layer groups re-initialised",
           reference="Goel et al. 2022, 'Towards adversarial evaluation of machine unlearning' "
                     "(arXiv:2201.06640), EU-k")
 def eu_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -215,13 +220,13 @@ def eu_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[st
     k=1 by default for the reason given in ``cf-k``.
     """
     variant, k, names = _check_k(model, "eu-k", params)  # names: where the last k come from
-    epochs, batch_size = Checked("eu-k", params).training()
     generator = torch.Generator().manual_seed(data.seed)
     reset = [model.reset_group(name, seed=generator) for name in names[len(names) - k:]]
     if variant == "goel":
         model.freeze_all_but_last(k)
-    info = run_epochs(model, data, params, data.retain, _retain_ce(model), epochs=epochs,
-                      batch_size=batch_size, select_best=variant == "goel")
+    info = run_epochs(model, data, params, data.retain, _retain_ce(model),
+                      epochs=params["epochs"], batch_size=params["batch_size"],
+                      select_best=variant == "goel")
     return {**info, "variant": variant, "reset_groups": reset}
 
 
@@ -299,9 +304,16 @@ def _clipped_batch_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return [g * min(1.0, clip / (norm + 1e-12)) for g in grads]
 
 
+def _certified_rules(check: Checked) -> None:
+    check.number("clip")
+    check.number("noise_multiplier", allow_low=True)
+    check.number("delta", high=1.0)  # (0, 1): the accountant's epsilon is finite only there
+
+
 @register("certified", defaults={"epochs": 3, "lr": 0.05, "batch_size": 16, "clip": 1.0,
                                  "noise_multiplier": 1.0, "delta": 1e-5, "faithful": False,
                                  "optimizer": "sgd", "weight_decay": 0.0},
+          check=_certified_rules,
           family="certified", changes="all weights, clipped + noised updates",
           reference="DP-SGD, Abadi et al. 2016 (CCS); RDP accountant, Mironov et al. 2019")
 def certified(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
@@ -329,11 +341,8 @@ def certified(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> di
     common DP-SGD starting points, not values from a paper; with batch 16 the noise on the
     averaged gradient (sigma C / 16 ~ 0.06) is about the study's.
     """
-    check = Checked("certified", params)
-    epochs, batch_size = check.training()
-    clip = check.number("clip")
-    sigma = check.number("noise_multiplier", allow_low=True)
-    delta = check.number("delta", high=1.0)
+    epochs, batch_size, clip = params["epochs"], params["batch_size"], params["clip"]
+    sigma, delta = params["noise_multiplier"], params["delta"]
     faithful = bool(params["faithful"])
     weights = trainable(model)
     opt = make_optimizer(model, params)

@@ -152,13 +152,57 @@ def test_non_unitary_files_are_rejected(program, what):
         load_ansatz_qasm(text)
 
 
+@pytest.mark.parametrize(("program", "where", "what"), [
+    ("hello\nworld", "line 2, column 5",
+     "unexpected end of program after 'hello world' (expected ';')"),
+    (HEAD + "qubit[2] q;\nh q[0]\ncx q[0], q[1];\n", "line 5, column 0",
+     "unexpected 'cx' after 'h q[0]' (expected ';')"),
+    (HEAD + "qubit[1] q;\nrx(0.5 q[0];\n", "line 4, column 7", "unexpected 'q' after 'rx(0.5'"),
+    (HEAD + "qubit[1] q;\nh q[0];\n}\n", "line 5, column 0",
+     "unexpected '}' (expected end of program)"),
+    (HEAD + "qubit[1] q;\nh q[", "line 4, column 4", "unexpected end of program after '['"),
+    (HEAD + "float y = 1 +;\n", "line 3, column 13", "unexpected ';'"),
+], ids=["two-words", "missing-semicolon", "unclosed-paren", "stray-brace", "truncated",
+        "dangling-operator"])
+def test_syntax_errors_say_where_and_what(program, where, what):
+    with pytest.raises(QasmAnsatzError) as info:
+        load_ansatz_qasm(program)
+    assert str(info.value) == f"<string>: not a valid OpenQASM 3 program: {where}: {what}"
+
+
+def test_a_parser_error_without_details_still_says_something(monkeypatch):
+    from openqasm3.parser import QASM3ParsingError
+
+    def bail(_text):
+        raise QASM3ParsingError()  # what openqasm3 raises, minus antlr's cause
+
+    monkeypatch.setattr("qiskit_unlearn.ansatz.qasm.qasm3.loads", bail)
+    with pytest.raises(QasmAnsatzError, match=r"\(QASM3ParsingError: the parser gave no details; "
+                                              "check the syntax: every statement ends with ';'"):
+        load_ansatz_qasm(HEAD + "qubit[1] q;\n")
+
+
+def test_empty_program_is_named_as_such():
+    for program in ("\n\n", "// nothing here\n/* nor\n here */\n"):
+        with pytest.raises(QasmAnsatzError, match=r"^<string>: .* it is empty \(only whitespace"):
+            load_ansatz_qasm(program)
+
+
 def test_parse_errors_name_the_file(tmp_path):
     path = tmp_path / "broken.qasm"
     path.write_text(HEAD + "qubit[1] q;\nrx( q[0];\n")
     with pytest.raises(QasmAnsatzError) as info:
         load_ansatz_qasm(path)
-    assert str(info.value).startswith(f"{path}: not a valid OpenQASM 3 program (QASM3Parsing")
-    assert "line 4" in str(info.value)
+    assert str(info.value) == (f"{path}: not a valid OpenQASM 3 program: line 4, column 8: "
+                               "unexpected ';' after 'rx( q[0]'")
+    path.write_text("hello\nworld\n")
+    with pytest.raises(QasmAnsatzError) as info:
+        load_ansatz_qasm(str(path))
+    assert str(info.value).startswith(f"{path}: not a valid OpenQASM 3 program: line 3, column 0")
+    assert "after 'hello world'" in str(info.value)
+    path.write_text(HEAD + "qubit[1] q;\nh q[0]; `\n")  # a lexer error: antlr's own message
+    with pytest.raises(QasmAnsatzError, match=r"\(QASM3ParsingError: L4:C8: token recognition"):
+        load_ansatz_qasm(path)
     path.write_text(HEAD + "qubit[1] q;\nfoo q[0];\n")
     with pytest.raises(QasmAnsatzError, match="gate 'foo' is not defined"):
         load_ansatz_qasm(path)

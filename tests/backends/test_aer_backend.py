@@ -40,7 +40,7 @@ def _exact() -> np.ndarray:
 @pytest.mark.parametrize(
     ("backend", "options", "message"),
     [
-        ("aer", {"noise": 0.1}, "allowed options: precision, seed, shots"),
+        ("aer", {"noise": 0.1}, "allowed options: memory_limit, precision, seed, shots"),
         ("aer", {"shots": 0}, "'shots'"),
         ("aer", {"shots": 100, "precision": 0.1}, "both"),
         ("aer", {"seed": -1}, "'seed'"),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
 from circuit_helpers import small_qnn_circuit
+from hardware.ibm_stubs import without_ibm_account
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.primitives import StatevectorEstimator
@@ -19,6 +22,7 @@ from qiskit_machine_learning.connectors import TorchConnector
 from qiskit_unlearn.backends import ibm
 from qiskit_unlearn.backends.base import BackendError
 from qiskit_unlearn.backends.noise import fake_backend
+from qiskit_unlearn.hardware.store import JobStore
 from qiskit_unlearn.qnn import make_qnn
 
 X = np.array([[1.0, 0.3], [0.8, -0.5], [-1.0, 0.2], [-0.7, -0.6]])
@@ -77,16 +81,65 @@ def test_too_many_qubits_for_the_device() -> None:
         _qnn(num_qubits=6)
 
 
-def test_missing_ibm_credentials_say_how_to_save_an_account(tmp_path, monkeypatch) -> None:
-    from qiskit_ibm_runtime.accounts import management
+@pytest.fixture
+def no_account(tmp_path, monkeypatch) -> Path:
+    """A fake HOME with no saved IBM account and no IBM environment variables."""
+    home = tmp_path / "home"
+    home.mkdir()
+    without_ibm_account(monkeypatch, home)
+    return home
 
-    account_file = tmp_path / ".qiskit" / "qiskit-ibm.json"
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE", str(account_file))
-    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE", "QISKIT_IBM_CHANNEL"):
-        monkeypatch.delenv(var, raising=False)
+
+@pytest.mark.parametrize("open_ibm", [
+    lambda run_dir: _qnn("ibm"),
+    lambda run_dir: _qnn("ideal:ibm_brisbane"),
+    lambda run_dir: JobStore(run_dir).service(),
+], ids=["ibm", "ideal-ibm-device", "job-store"])
+def test_missing_ibm_account_says_how_to_save_one_and_writes_nothing(no_account, tmp_path,
+                                                                     open_ibm) -> None:
     with pytest.raises(BackendError, match=r"save_account\(channel='ibm_quantum_platform'"):
-        _qnn("ibm")
+        open_ibm(tmp_path / "run")
+    assert not (no_account / ".qiskit").exists()
+    assert [p.name for p in no_account.iterdir()] == []
+
+
+def test_a_failed_lookup_removes_only_what_it_created(no_account, monkeypatch) -> None:
+    import qiskit_ibm_runtime
+    from qiskit_ibm_runtime.accounts import AccountManager, AccountNotFoundError
+
+    account_file = no_account / ".qiskit" / "qiskit-ibm.json"
+    with pytest.raises(AccountNotFoundError):  # the library's side effect that is undone below
+        AccountManager.get(name="default-ibm-quantum-platform")
+    assert account_file.read_text() == "{}"
+    shutil.rmtree(account_file.parent)
+    calls = []
+
+    def failing_service(channel=None, instance=None):
+        # The real lookup by name: reads (and so creates) the account file, then finds nothing.
+        calls.append((channel, instance))
+        return AccountManager.get(name="default-ibm-quantum-platform")
+
+    monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", failing_service)
+    monkeypatch.setenv("QISKIT_IBM_TOKEN", "not-a-real-token")  # so the service is asked
+    with pytest.raises(BackendError, match="found no saved IBM Quantum account"):
+        ibm.runtime_service(None, None)
+    assert calls == [(None, None)]
+    assert not (no_account / ".qiskit").exists()
+
+    (no_account / ".qiskit").mkdir()
+    (no_account / ".qiskit" / "settings.conf").write_text("[default]\n")
+    with pytest.raises(BackendError, match="found no saved IBM Quantum account"):
+        ibm.runtime_service(None, None)
+    assert sorted(p.name for p in (no_account / ".qiskit").iterdir()) == ["settings.conf"]
+
+
+def test_an_existing_account_file_is_read_and_kept(no_account) -> None:
+    account_file = no_account / ".qiskit" / "qiskit-ibm.json"
+    account_file.parent.mkdir()
+    account_file.write_text("{}")  # the real service finds no account in it, without network
+    with pytest.raises(BackendError, match="found no saved IBM Quantum account"):
+        ibm.runtime_service("ibm_cloud", None)
+    assert account_file.read_text() == "{}"
 
 
 class _StubService:

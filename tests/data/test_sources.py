@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from qiskit_unlearn.data import (
+    DATASETS,
     IDX_FILES,
     MNIST,
     DataError,
@@ -57,6 +58,22 @@ def test_iris_and_digits_from_scikit_learn():
     digits = load_dataset("digits")
     assert digits.x.shape == (1797, 8, 8) and digits.num_classes == 10
     assert json.loads(json.dumps(digits.metadata))["genuine"] is True
+
+
+@pytest.mark.parametrize("name", ["iris", "digits", "fashion-mnist", "mnist", "xxz"])
+def test_registry_class_names_are_the_loaded_datasets(name, tmp_path):
+    """Configs are checked against ``DatasetSpec.class_names`` without loading any data."""
+    if name in ("mnist", "fashion-mnist") and not (SHARED / name).is_dir():
+        pytest.skip(f"shared data folder {SHARED} is absent")
+    options = {"num_spins": 4, "num_samples": 12, "cache_dir": str(tmp_path)} \
+        if name == "xxz" else {}
+    data_dir = SHARED if name in ("mnist", "fashion-mnist") else None
+    loaded = load_dataset(name, data_dir=data_dir, **options)
+    assert DATASETS[name].class_names(options) == loaded.class_names
+    if name == "xxz":
+        binary = {**options, "phases": "binary"}
+        assert DATASETS[name].class_names(binary) == \
+            load_dataset(name, **binary).class_names
 
 
 def test_unknown_names_and_options_list_the_choices():

@@ -29,6 +29,7 @@ from run_helpers import finished_tiny_run
 
 from qiskit_unlearn.hardware.cli import main
 from qiskit_unlearn.hardware.runs import FinishedRun, Target
+from qiskit_unlearn.storage import sha256_file
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The EstimatorV2 class is deprecated:DeprecationWarning")
@@ -73,15 +74,18 @@ def test_dry_run_prints_the_cost_and_sends_nothing(finished_run, tmp_path, capsy
     run = _copy(finished_run, tmp_path)
     assert main(["submit", str(run), *FAKE, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    # 3 models x 5 splits; 60 retain + 30 forget + 30 val + 30 test + 10 non-members each
-    assert "3 jobs, 15 PUBs on 1 distinct circuit(s), 480 parameter sets" in out
-    assert "960 expectation values" in out  # two Z observables, one measurement basis
-    assert "480 circuit executions x 1000 shots = 480,000 shots" in out
-    assert "nothing was sent" in out and not (run / "hardware").exists()
+    # 3 models x 5 splits: 60 retain + 30 forget + 30 val + 30 test + 10 non-members each,
+    # but the non-members are test samples and Iris repeats one flower: 149 distinct samples
+    assert "3 jobs, 3 PUBs on 1 distinct circuit(s), 447 parameter sets" in out
+    assert "894 expectation values" in out  # two Z observables, one measurement basis
+    assert "15 model/split evaluations of 480 samples on 3 distinct model(s)" in out
+    assert "saves 33 parameter sets (7%)" in out
+    assert "447 circuit executions x 1000 shots = 447,000 shots" in out
+    assert "nothing was sent" in out and not (run / "hardware" / "jobs.json").exists()
 
     assert main(["submit", str(run), "--device", "fake:manila", "--models", "ga",
                  "--splits", "forget,test", "--dry-run"]) == 0
-    assert "1 jobs, 2 PUBs on 1 distinct circuit(s), 60 parameter sets" in \
+    assert "1 jobs, 1 PUBs on 1 distinct circuit(s), 60 parameter sets" in \
         capsys.readouterr().out
 
 
@@ -91,7 +95,7 @@ def test_submit_refuses_without_a_terminal_or_yes(finished_run, tmp_path, capsys
     run = _copy(finished_run, tmp_path)
     assert main(["submit", str(run), *FAKE]) == 2
     assert "stdin is not a terminal; pass --yes" in capsys.readouterr().err
-    assert not (run / "hardware").exists()
+    assert not (run / "hardware" / "jobs.json").exists()
 
 
 def test_bad_requests_name_the_fix(finished_run, capsys):
@@ -121,8 +125,9 @@ def test_job_ids_are_recorded_before_any_result_is_read(finished_run, tmp_path, 
                  "--yes"]) == 0
     (job,) = _jobs(run)
     assert seen == [job["job_id"]] and job["status"] == "DONE"
-    assert [(p["model"], p["split"], p["num_samples"]) for p in job["pubs"]] == [
-        ("ga", "test", 30)]
+    assert [(g["model"], g["split"], g["num_samples"], g["pub"], g["rows"])
+            for g in job["groups"]] == [("ga", "test", 30, 0, list(range(30)))]
+    assert [(p["index"], p["num_rows"]) for p in job["pubs"]] == [(0, 30)]
     sub = json.loads((run / "hardware" / "jobs.json").read_text())["submissions"][0]
     assert sub["device"] == "fake_manila" and sub["shots"] == 1000
     assert sub["optimization_level"] == 2 and sub["mode"] == "batch"
@@ -136,19 +141,20 @@ def test_measured_expectations_match_the_exact_circuit(submitted_run):
 
     run = FinishedRun(submitted_run)
     jobs = _jobs(submitted_run)
-    assert {p["model"] for job in jobs for p in job["pubs"]} == set(MODELS)
+    assert {g["model"] for job in jobs for g in job["groups"]} == set(MODELS)
     for job in jobs:
         text = (submitted_run / "hardware" / "results" / f"{job['job_id']}.json").read_text()
         result = json.loads(text, cls=RuntimeDecoder)
-        assert len(result) == len(job["pubs"]) == 5
-        for pub in job["pubs"]:
-            target = Target(pub["seed"], pub["scenario"], pub["model"], pub["checkpoint"])
+        assert len(result) == len(job["pubs"]) == 1 and len(job["groups"]) == 5
+        for group in job["groups"]:
+            target = Target(group["seed"], group["scenario"], group["model"],
+                            group["checkpoint"])
             model = run.model(target)
-            x, _ = run.split(0, "class-0", pub["split"])
+            x, _ = run.split(0, "class-0", group["split"])
             with torch.no_grad():
                 exact = model.quantum(model.encode(torch.as_tensor(x))).double().numpy().T
-            diff = np.abs(result[pub["index"]].data.evs - exact)
-            assert diff.mean() < 0.06 and diff.max() < 0.25, (pub["model"], pub["split"])
+            diff = np.abs(result[group["pub"]].data.evs[:, group["rows"]] - exact)
+            assert diff.mean() < 0.06 and diff.max() < 0.25, (group["model"], group["split"])
 
 
 def test_fetch_in_a_fresh_process_gives_the_simulation_metrics(submitted_run, tmp_path):
@@ -182,12 +188,13 @@ def test_resubmitting_sends_nothing_twice(submitted_run, tmp_path, capsys):
     before = _jobs(run)
     assert main(["submit", str(run), *FAKE, "--yes"]) == 0
     out = capsys.readouterr().out
-    assert "nothing to submit" in out and "15 PUBs finished, 0 pending, 0 failed" in out
+    assert "nothing to submit" in out
+    assert "15 finished, 0 pending, 0 failed model/split evaluations" in out
     assert _jobs(run) == before
-    # other settings are another measurement: all 15 PUBs would be sent
+    # other settings are another measurement: all 15 model/split evaluations would be sent
     assert main(["submit", str(run), "--device", "fake_manila", "--shots", "500",
                  "--dry-run"]) == 0
-    assert "3 jobs, 15 PUBs" in capsys.readouterr().out
+    assert "3 jobs, 3 PUBs" in capsys.readouterr().out
 
 
 def test_failed_and_lost_jobs_are_reported_and_resubmitted(submitted_run, tmp_path, capsys):
@@ -213,7 +220,7 @@ def test_failed_and_lost_jobs_are_reported_and_resubmitted(submitted_run, tmp_pa
     assert "5 failed" in capsys.readouterr().out and len(_jobs(run)) == 3
     assert main(["submit", str(run), *FAKE, "--yes", "--resubmit-failed"]) == 0
     jobs = _jobs(run)
-    assert len(jobs) == 4 and {p["model"] for p in jobs[-1]["pubs"]} == {"original"}
+    assert len(jobs) == 4 and {g["model"] for g in jobs[-1]["groups"]} == {"original"}
     assert main(["fetch", str(run)]) == 0
     rows = _rows(run / "hardware" / "results.csv")
     assert list(rows) == MODELS and rows["original"]["job_id"] == jobs[-1]["job_id"]
@@ -254,7 +261,7 @@ def test_missing_ibm_account_says_how_to_save_one(finished_run, tmp_path, capsys
     assert main(["submit", str(run), "--device", "ibm_brisbane", "--yes"]) == 2
     err = capsys.readouterr().err
     assert "QiskitRuntimeService.save_account(channel='ibm_quantum_platform'" in err
-    assert not (run / "hardware").exists()
+    assert not (run / "hardware" / "jobs.json").exists()
     # a dry run needs no account
     assert main(["submit", str(run), "--device", "ibm_brisbane", "--dry-run"]) == 0
     assert "resilience level 1" in capsys.readouterr().out
@@ -323,12 +330,17 @@ def test_changed_checkpoints_are_not_mixed_with_old_measurements(submitted_run, 
     state = torch.load(path, weights_only=True)
     state["model"]["head.1.bias"] += 1.0  # as if 'qunlearn run' had produced another model
     torch.save(state, path)
+    manifest = run / "manifest.json"  # which records the new file's digest
+    if manifest.is_file():
+        data = json.loads(manifest.read_text())
+        data["files"]["unlearned/class-0__seed0__ga.pt"] = sha256_file(path)
+        manifest.write_text(json.dumps(data))
     assert main(["fetch", str(run)]) == 0
-    assert "skipped 5 PUBs measured on models whose checkpoints have changed" in \
+    assert "skipped 5 model/split measurements of models whose checkpoints have changed" in \
         capsys.readouterr().out
     assert list(_rows(run / "hardware" / "results.csv")) == ["original", "retrain"]
     assert main(["submit", str(run), *FAKE, "--dry-run"]) == 0
-    assert "1 jobs, 5 PUBs" in capsys.readouterr().out
+    assert "1 jobs, 1 PUBs" in capsys.readouterr().out
 
 
 @pytest.mark.filterwarnings("ignore:The resilience_level option has no effect:UserWarning")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -11,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from qiskit_unlearn.cli.main import main
 from qiskit_unlearn.report import ReportError, write_report
-from qiskit_unlearn.report.cli import add_arguments, run_from_args
 from qiskit_unlearn.report.tables import fmt_duration, fmt_stat, mean_std
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -191,17 +190,17 @@ def test_minimal_run_skips_missing_inputs(tmp_path: Path) -> None:
 
 def test_cli_builds_report_and_explains_missing_results(tmp_path: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run_from_args(parser.parse_args([str(empty)])) == 2
+    assert main(["report", str(empty)]) == 2
     err = capsys.readouterr().err
-    assert "results.csv" in err and "qunlearn run" in err
+    assert "results.csv" in err and "qunlearn run" in err and "Traceback" not in err
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
     with pytest.raises(ReportError, match="qunlearn run"):
         write_report(empty)
     _write_csv(tmp_path / "results.csv", [{"scenario": "s", "seed": 0, "method": "retrain"}])
-    assert run_from_args(parser.parse_args([str(tmp_path)])) == 0
+    assert main(["report", str(tmp_path)]) == 0
     assert str(tmp_path / "report.md") in capsys.readouterr().out
     assert (tmp_path / "summary.csv").read_text(encoding="utf-8").splitlines() == [
         "scenario,method,n_seeds", "s,retrain,1"]

@@ -1,0 +1,228 @@
+"""Where a run's models come from: the run directory, the shared cache, or fresh work.
+
+Every model is named by a digest of everything that determines it (model arguments, training
+settings and the exact arrays it is trained and selected on), so reusing one is safe:
+
+* a finished model file in the run directory (``checkpoints/<tag>.pt``,
+  ``unlearned/<tag>.pt``) whose stored key matches is reused as is (a resumed run); its digest
+  in the manifest is checked first, and a corrupt file stops the run with its name, because a
+  run directory is a record that must not be silently rewritten;
+* a model in the shared cache (``~/.cache/qiskit-unlearn/models``) is reused across runs; a
+  corrupt cache entry is moved aside (``*.corrupt``) with a :class:`CacheWarning` and the model
+  is trained again: a cache is never a reason for a run to fail;
+* otherwise the model is trained, resuming from its per-epoch checkpoint if one exists.
+
+Every path returns the same summary, cost included (``circuit_evaluations``, seconds), so a
+resumed or re-run experiment reports what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from qiskit_unlearn.experiment import model_kwargs, selection_split
+from qiskit_unlearn.rundir import Manifest
+from qiskit_unlearn.storage import FileError, digest, json_safe, load_torch, quarantine, save_torch
+
+#: Bump when the meaning of a cached file changes (old entries are then never read).
+CACHE_VERSION = 1
+_RUN_FILE_FIX = ("delete it and run the same command again to recompute that model (or pass a "
+                 "new folder with --out)")
+
+
+class CacheWarning(UserWarning):
+    """The model cache could not be used for one model; the run goes on without it."""
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qiskit-unlearn" / "models"
+
+
+class ModelCache:
+    """Trained models shared between runs, one file per key; failures only warn."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = Path(directory) if directory is not None else None
+
+    def path(self, key: str) -> Path | None:
+        return None if self.directory is None else self.directory / f"{key[:24]}.pt"
+
+    def get(self, key: str, model: torch.nn.Module) -> dict[str, Any] | None:
+        """Load the cached weights into ``model`` and return their summary, or ``None``."""
+        path = self.path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            state = load_torch(path, fix="")
+            model.load_state_dict(state["model"])
+            result = state["result"]
+            if not isinstance(result, dict):
+                raise TypeError("no training summary")
+        except (FileError, KeyError, TypeError, RuntimeError) as exc:
+            self._set_aside(path, exc)
+            return None
+        return result
+
+    def _set_aside(self, path: Path, exc: Exception) -> None:
+        try:
+            moved = f"moved it to {quarantine(path)}"
+        except OSError as err:
+            moved = f"could not move it aside ({err}); delete it by hand"
+        detail = str(exc).split(";")[0]
+        warnings.warn(f"model cache entry {path} is unusable ({detail}); {moved} and training "
+                      "the model again", CacheWarning, stacklevel=3)
+
+    def put(self, key: str, model: torch.nn.Module, summary: Mapping[str, Any]) -> None:
+        path = self.path(key)
+        if path is None:
+            return
+        try:
+            save_torch({"model": model.state_dict(), "result": dict(summary)}, path)
+        except OSError as exc:
+            warnings.warn(f"could not write the model cache entry {path} ({exc}); the run goes "
+                          "on without caching this model", CacheWarning, stacklevel=3)
+
+
+@dataclass
+class ModelStore:
+    """The models of one run directory (``root``), indexed in its ``manifest``."""
+
+    root: Path
+    manifest: Manifest
+    cache: ModelCache
+    progress: bool = False
+    note: Callable[[str], None] = lambda _: None
+    _memo: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+
+    def _load_run_file(self, relative: str) -> dict[str, Any] | None:
+        """A finished model file of this run (digest-checked), or ``None`` if absent."""
+        path = self.root / relative
+        if not path.is_file():
+            return None
+        state = load_torch(path, fix=_RUN_FILE_FIX, sha256=self.manifest.expected(relative))
+        if self.manifest.expected(relative) is None:  # written, then killed before indexing
+            self.manifest.record(relative)
+        return state
+
+    def _save_run_file(self, relative: str, obj: Mapping[str, Any]) -> None:
+        self.manifest.record(relative, save_torch(dict(obj), self.root / relative))
+
+    def trained(self, role: str, cfg: Mapping[str, Any], data: Mapping[str, Any],
+                train_xy: tuple[np.ndarray, np.ndarray], seed: int, tag: str, *,
+                keep: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
+        """The model ``role`` trained on ``train_xy`` (best epoch on the selection split).
+
+        ``keep`` writes the finished model to ``checkpoints/<tag>.pt``; the per-epoch
+        checkpoint ``checkpoints/<tag>.ckpt`` is used either way.
+        """
+        from qiskit_unlearn.models import build_model
+        from qiskit_unlearn.train import TrainConfig, train
+
+        kwargs = model_kwargs(cfg, data["num_classes"], data["train"][0].shape[1:], seed)
+        tcfg = TrainConfig(seed=seed, **cfg["train"])
+        select = selection_split(cfg, data)
+        key = digest(CACHE_VERSION, cfg["model"]["kind"], kwargs, asdict(tcfg), train_xy[0],
+                     train_xy[1], select[0], select[1])
+        model = build_model(cfg["model"]["kind"], **kwargs)
+        final = f"checkpoints/{tag}.pt"
+        summary, source = self._reuse(key, final, model, role)
+        if summary is None:
+            result = train(model, train_xy, select, tcfg,
+                           checkpoint=self.root / "checkpoints" / f"{tag}.ckpt",
+                           progress=self.progress, description=role, fingerprint=key)
+            if result.resumed_from_epoch:
+                self.note(f"{role}: resumed training after epoch {result.resumed_from_epoch} "
+                          f"(checkpoints/{tag}.ckpt)")
+            summary = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                       "best_val_accuracy": result.best_val_accuracy,
+                       "train_seconds": result.seconds,
+                       "resumed_from_epoch": result.resumed_from_epoch,
+                       "history": result.history,
+                       "circuit_evaluations": result.circuit_evaluations}
+            self.cache.put(key, model, summary)
+            source = "trained"
+        self._memo[key] = ({k: v.detach().clone() for k, v in model.state_dict().items()},
+                           summary)
+        if keep and not (self.root / final).is_file():
+            self._save_run_file(final, {"model": model.state_dict(), "spec": model.spec,
+                                        "key": key, "result": json_safe(summary)})
+        return model, {**summary, "source": source, "cache": _cache_column(source),
+                       "cache_key": key[:24]}
+
+    def _reuse(self, key: str, final: str, model: torch.nn.Module, role: str
+               ) -> tuple[dict[str, Any] | None, str]:
+        """Weights and summary from this run, its memo or the cache (loaded into ``model``)."""
+        if key in self._memo:
+            state, summary = self._memo[key]
+            model.load_state_dict(state)
+            return summary, "shared"
+        stored = self._load_run_file(final)
+        if stored is not None and stored.get("key") == key and "result" in stored:
+            model.load_state_dict(stored["model"])
+            self.note(f"{role}: reused the finished model {final}")
+            return stored["result"], "run directory"
+        if stored is not None:
+            raise FileError(f"{self.root / final} holds another model than this config trains "
+                            f"(its key differs); {_RUN_FILE_FIX}", self.root / final)
+        cached = self.cache.get(key, model)
+        return (cached, "cache") if cached is not None else (None, "")
+
+    def unlearned(self, method: str, teacher: torch.nn.Module, data: Any,
+                  params: Mapping[str, Any], key: str, tag: str,
+                  donors: tuple[Path, ...] = ()) -> dict[str, Any]:
+        """Run ``method`` on ``teacher``, or reuse its finished result (this run's file, or
+        the same file of a ``donor`` run directory with the same key)."""
+        from qiskit_unlearn.models import CircuitCounter
+        from qiskit_unlearn.unlearn import clone_model, unlearn
+
+        relative = f"unlearned/{tag}.pt"
+        state = self._load_run_file(relative)
+        if state is not None and state.get("key") != key:
+            raise FileError(f"{self.root / relative} holds the result of other settings than "
+                            f"this config's (its key differs); {_RUN_FILE_FIX}",
+                            self.root / relative)
+        source = "run directory"
+        if state is None:
+            state = self._from_donor(relative, key, donors)
+            source = "shared run"
+        if state is not None:
+            model = clone_model(teacher)
+            model.load_state_dict(state["model"])
+            self.note(f"{method}: reused the finished result {relative} ({source})")
+            return {**state["result"], "model": model, "resumed": True}
+        with CircuitCounter() as counter:
+            outcome = unlearn(method, teacher, data, params)
+        result = json_safe({"params": outcome.params, "seconds": outcome.seconds,
+                            "info": outcome.info, "curve": outcome.curve,
+                            "circuit_evaluations": counter.total})
+        self._save_run_file(relative, {"key": key, "model": outcome.model.state_dict(),
+                                       "result": result})
+        return {**result, "model": outcome.model, "resumed": False}
+
+    def _from_donor(self, relative: str, key: str, donors: tuple[Path, ...]
+                    ) -> dict[str, Any] | None:
+        for donor in donors:
+            path = Path(donor) / relative
+            if not path.is_file():
+                continue
+            try:
+                state = load_torch(path, fix="")
+            except FileError:
+                continue  # the donor's own run reports its damaged file; compute it here
+            if state.get("key") == key:
+                self._save_run_file(relative, state)
+                return state
+        return None
+
+
+def _cache_column(source: str) -> str:
+    return {"cache": "hit", "trained": "miss"}.get(source, source)

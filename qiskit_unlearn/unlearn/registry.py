@@ -1,0 +1,197 @@
+"""The method registry and the validation of hyperparameters, which happens before any training.
+
+Each registry entry owns its hyperparameters' range rules: :func:`resolve_params` checks names,
+types and ranges, so a config that sets an impossible value fails when it is loaded, not
+minutes into a run. The rules of the common training keys (:func:`common_rules`) apply to every
+method that has them; a method adds its own through ``register(..., check=...)``, and
+``register`` refuses an entry with a hyperparameter no rule covers. What depends on the model or
+the data (``k`` against a model's layer groups, an empty forget set) is checked when the method
+runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from torch import nn
+
+if TYPE_CHECKING:
+    from qiskit_unlearn.unlearn.base import UnlearnData
+
+
+class UnlearnError(ValueError):
+    """A method or hyperparameter that cannot be used as given; the message says the fix."""
+
+
+MethodFn = Callable[[nn.Module, "UnlearnData", dict[str, Any]], dict[str, Any] | None]
+
+#: The optimisers of ``optimizer = "..."`` (see :func:`qiskit_unlearn.unlearn.base.make_optimizer`).
+OPTIMIZERS = ("adam", "sgd")
+
+
+class Checked:
+    """Range checks of a method's hyperparameters (their types are checked by
+    :func:`resolve_params`); messages name the method, the hyperparameter, the allowed range
+    and the value given. ``rules`` records the rule of every hyperparameter checked so far,
+    which is how :func:`register` knows that none is left unchecked."""
+
+    def __init__(self, method: str, params: Mapping[str, Any]) -> None:
+        self.method, self.params = method, params
+        self.rules: dict[str, str] = {}
+
+    def _fail(self, name: str, rule: str) -> UnlearnError:
+        return UnlearnError(f"{self.method}.{name} must be {rule}, got "
+                            f"{self.params[name]!r}; pass a valid value in params")
+
+    def satisfies(self, name: str, ok: Callable[[Any], bool], rule: str) -> Any:
+        """The value of ``name`` if ``ok(value)``; ``rule`` says in words what ``ok`` demands."""
+        self.rules[name] = rule
+        value = self.params[name]
+        if not ok(value):
+            raise self._fail(name, rule)
+        return value
+
+    def integer(self, name: str, low: int = 1) -> int:
+        return self.satisfies(name, lambda v: isinstance(v, int) and not isinstance(v, bool)
+                              and v >= low, f"an integer >= {low}")
+
+    def number(self, name: str, low: float = 0.0, *, allow_low: bool = False,
+               high: float | None = None, allow_high: bool = False) -> float:
+        """A finite number > ``low`` (>= with ``allow_low``) and < ``high`` (<= with
+        ``allow_high``) if given."""
+
+        def ok(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) \
+                and math.isfinite(v) and (v >= low if allow_low else v > low) \
+                and (high is None or (v <= high if allow_high else v < high))
+
+        upper = "" if high is None else f" and {'<=' if allow_high else '<'} {high}"
+        rule = f"a finite number {'>=' if allow_low else '>'} {low}{upper}"
+        return float(self.satisfies(name, ok, rule))
+
+    def choice(self, name: str, options: Sequence[str]) -> str:
+        return self.satisfies(name, lambda v: v in options, f"one of {list(options)}")
+
+    def training(self) -> tuple[int, int]:
+        """``epochs`` and ``batch_size`` checked, ``lr`` and ``weight_decay`` too if present."""
+        self.number("lr")
+        if "weight_decay" in self.params:
+            self.number("weight_decay", allow_low=True)
+        return self.integer("epochs"), self.integer("batch_size")
+
+
+def common_rules(check: Checked) -> None:
+    """The rules of the training keys many methods share, applied to those a method has."""
+    params = check.params
+    for name in ("epochs", "batch_size"):
+        if name in params:
+            check.integer(name)
+    if "lr" in params:
+        check.number("lr")
+    if "weight_decay" in params:
+        check.number("weight_decay", allow_low=True)
+    if "optimizer" in params:
+        check.satisfies("optimizer", lambda v: v in OPTIMIZERS,
+                        " or ".join(repr(o) for o in OPTIMIZERS))
+    for name, value in params.items():
+        if isinstance(value, bool):
+            check.rules.setdefault(name, "true or false")  # its type is its whole rule
+
+
+#: A method's own range rules: called with a :class:`Checked` of its resolved hyperparameters.
+CheckFn = Callable[[Checked], None]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registry entry: the function, its defaults and what the README's table says of it.
+
+    ``check`` holds the method's own range rules (the common ones apply anyway) and ``rules``
+    the rule of every hyperparameter in words, e.g. for ``qunlearn methods NAME``.
+    """
+
+    name: str
+    fn: MethodFn
+    defaults: Mapping[str, Any]
+    family: str
+    changes: str
+    reference: str
+    summary: str = ""
+    check: CheckFn | None = None
+    rules: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self, params: Mapping[str, Any]) -> Checked:
+        """Every range rule run on ``params``; the :class:`Checked` lists the rules applied."""
+        checked = Checked(self.name, params)
+        common_rules(checked)
+        if self.check is not None:
+            self.check(checked)
+        return checked
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: str,
+             reference: str, summary: str = "",
+             check: CheckFn | None = None) -> Callable[[MethodFn], MethodFn]:
+    """Decorator adding a method to :data:`METHODS` (its docstring is its documentation).
+
+    ``check`` validates the ranges of the hyperparameters :func:`common_rules` does not cover;
+    an entry whose defaults break a rule, or with a hyperparameter no rule covers, is refused.
+    """
+
+    def wrap(fn: MethodFn) -> MethodFn:
+        if name in METHODS:
+            raise RuntimeError(f"unlearning method {name!r} registered twice")
+        entry = Method(name, fn, dict(defaults), family, changes, reference,
+                       summary or (fn.__doc__ or "").strip().split("\n")[0], check)
+        try:
+            rules = entry.validate(entry.defaults).rules
+        except UnlearnError as exc:
+            raise RuntimeError(f"the defaults of {name!r} break its own rules: {exc}") from None
+        unchecked = sorted(set(entry.defaults) - set(rules))
+        if unchecked:
+            raise RuntimeError(f"unlearning method {name!r} has no range rule for "
+                               f"{', '.join(unchecked)}; pass register(..., check=fn) where fn "
+                               "checks them with Checked (e.g. check.number(name))")
+        METHODS[name] = replace(entry, rules={k: rules[k] for k in entry.defaults})
+        return fn
+
+    return wrap
+
+
+def resolve_params(method: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults of ``method`` overridden by ``overrides``, with names, types and ranges checked.
+
+    Everything that does not depend on the model or the data is checked here, so callers (the
+    config loader among them) reject an impossible value before any training.
+    """
+    if method not in METHODS:
+        raise UnlearnError(f"unknown unlearning method {method!r}; choose one of "
+                           f"{', '.join(sorted(METHODS))}")
+    params = dict(METHODS[method].defaults)
+    for key, value in (overrides or {}).items():
+        if key not in params:
+            raise UnlearnError(f"method {method!r} has no hyperparameter {key!r}; its "
+                               f"hyperparameters are {', '.join(sorted(params)) or 'none'}")
+        default = params[key]
+        if default is not None and not _same_kind(default, value):
+            raise UnlearnError(f"{method}.{key} must be of type {type(default).__name__} like the "
+                               f"default {default!r}, got {value!r}")
+        params[key] = float(value) if isinstance(default, float) else value
+    METHODS[method].validate(params)
+    return params
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
