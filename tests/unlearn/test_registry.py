@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from run_helpers import TINY_IRIS
 
 from qiskit_unlearn.cli.main import main
 from qiskit_unlearn.config import ConfigError, load_config
@@ -27,29 +28,9 @@ COMMON_BAD = {
 CASES = [(name, key, bad) for name in sorted(METHODS) for key, values in COMMON_BAD.items()
          if key in METHODS[name].defaults for bad in values]
 
-CONFIG = """
-[experiment]
-name = "tiny"
-seeds = [0]
-[data]
-dataset = "iris"
-val_size = 0.2
-preprocess = "pca-angles"
-[model]
-kind = "hybrid-pca"
-num_qubits = 2
-layers = 1
-[train]
-epochs = 2
-[[scenario]]
-kind = "class"
-classes = [0]
-"""
-
-
 def _config(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(CONFIG, encoding="utf-8")
+    path.write_text(TINY_IRIS.split("[unlearn]")[0], encoding="utf-8")  # tests add methods
     return path
 
 
