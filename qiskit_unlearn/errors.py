@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class BackendError(ValueError):
     """A backend name, option or device that cannot be used, with the fix in the message."""
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used as asked; the message says why and what to do."""

@@ -1,9 +1,9 @@
 """A run directory is a record: one process at a time, one config for life, files with digests.
 
-* **Lock.** :class:`RunLock` holds an exclusive ``flock`` on ``RUN_DIR/.qunlearn.lock`` for
-  the length of a command (``run``, ``sweep``, ``report``, ``hw``). The kernel drops it when
-  the process dies, so a killed run never leaves a stale lock; a second process is refused with
-  the holder's PID, host and command.
+* **Lock.** :class:`~qiskit_unlearn.locks.RunLock` holds the folder for the length of a
+  command (exclusive for ``run``, ``sweep``, ``report``; shared for the ``hw`` readers). The
+  kernel drops it when the process dies, so a killed run never leaves a stale lock; a second
+  process is refused with the holders' commands, PIDs and hosts.
 * **One config.** :func:`claim` accepts a config for a folder: a new (empty) folder gets
   ``config.json``; a folder that already holds a run accepts only the same config (and the same
   run options, e.g. a sweep's evaluation backend) and otherwise refuses, naming the keys that
@@ -18,32 +18,31 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qiskit_unlearn.errors import RunDirError
+from qiskit_unlearn.locks import LOCK_FILE, LOCK_FILES, RunLock
 from qiskit_unlearn.storage import (
     FileError,
     canonical,
     json_safe,
     read_json,
     sha256_file,
-    utc_now,
     write_json,
 )
 
-LOCK_FILE = ".qunlearn.lock"
+__all__ = ["CONFIG_FILE", "LOCK_FILE", "MANIFEST_FILE", "Claim", "Manifest", "RunDirError",
+           "RunLock", "RunRecord", "check_record", "claim", "config_diff", "config_fingerprint",
+           "locked", "open_run", "prepare_folder", "read_manifest", "remove_stale_temporaries",
+           "verify_file"]
+
 CONFIG_FILE = "config.json"
 MANIFEST_FILE = "manifest.json"
 FINISHED, RUNNING = "finished", "running"
-
-
-class RunDirError(ValueError):
-    """A run directory that cannot be used as asked; the message says why and what to do."""
 
 
 def _cause(exc: BaseException) -> str:
@@ -65,72 +64,6 @@ def prepare_folder(directory: Path, what: str = "run directory") -> Path:
 
 
 # --- the lock ---------------------------------------------------------------------------------
-
-class RunLock:
-    """An exclusive lock on a folder for one command (see the module docstring).
-
-    ``shared=True`` takes a shared lock instead: readers of a finished run (the ``hw``
-    commands) may work side by side, but never while ``run`` or ``report`` writes it.
-    ``wait=True`` blocks until the lock is free (for short critical sections).
-    """
-
-    def __init__(self, directory: Path, command: str, *, shared: bool = False,
-                 wait: bool = False) -> None:
-        self.directory = Path(directory)
-        self.path = self.directory / LOCK_FILE
-        self.command = command
-        self.shared, self.wait = shared, wait
-        self._fh: Any = None
-
-    def holder(self) -> dict[str, Any]:
-        """What the lock file says of its holder ({} when unreadable)."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def acquire(self) -> RunLock:
-        import fcntl
-
-        try:
-            fh = open(self.path, "a+", encoding="utf-8")
-        except OSError as exc:
-            raise RunDirError(f"cannot write to {self.directory} ({_cause(exc)}); pass a folder "
-                              "you can write to with --out") from None
-        try:
-            fcntl.flock(fh.fileno(), (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
-                        | (0 if self.wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            fh.close()
-            who = self.holder()
-            raise RunDirError(
-                f"{self.directory} is in use by another process ('{who.get('command', '?')}', "
-                f"PID {who.get('pid', '?')} on host {who.get('host', '?')}, since "
-                f"{who.get('since', '?')}); wait for it to finish, or pass another folder "
-                "with --out") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                             "command": self.command, "since": utc_now()}))
-        fh.flush()
-        self._fh = fh
-        return self
-
-    def release(self) -> None:
-        if self._fh is not None:
-            import fcntl
-
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
-
-    def __enter__(self) -> RunLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
 
 @contextmanager
 def locked(directory: Path, command: str) -> Iterator[RunLock]:
@@ -185,7 +118,7 @@ def config_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
 
 
 def _listing(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if p.name != LOCK_FILE)
+    return sorted(p.name for p in directory.iterdir() if p.name not in LOCK_FILES)
 
 
 @dataclass

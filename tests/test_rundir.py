@@ -26,7 +26,7 @@ from qiskit_unlearn.storage import FileError
 
 def _files(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*"))
-            if p.is_file() and p.name != ".qunlearn.lock"}
+            if p.is_file() and not p.name.startswith(".qunlearn.")}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,8 @@ def test_a_folder_that_is_not_a_run_is_not_written_into(tmp_path, capsys):
     (folder / "notes.txt").write_text("keep me")
     assert main(["run", str(_config(tmp_path)), "--out", str(folder), "--no-cache"]) == 2
     assert "is not empty (notes.txt) and holds no run" in capsys.readouterr().err
-    assert sorted(p.name for p in folder.iterdir()) == [".qunlearn.lock", "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [".qunlearn.holders", ".qunlearn.lock",
+                                                        "notes.txt"]
 
 
 def test_a_corrupt_cache_entry_is_moved_aside_and_recomputed(tmp_path):
@@ -282,3 +283,31 @@ def test_a_run_on_a_backend_that_cannot_work_fails_before_the_folder_is_touched(
     text = TINY_IRIS.replace("num_qubits = 2", "num_qubits = 40")
     assert main(["run", str(_config(tmp_path, text)), "--out", str(out), "--no-cache"]) == 2
     assert "memory" in capsys.readouterr().err.lower() and not out.exists()
+
+
+def test_hw_status_works_while_a_device_run_holds_the_run(finished, tmp_path, capsys):
+    """``hw unlearn`` shares the run's lock and locks its own journal folder, so status and
+    fetch stay usable while it waits in a queue; ``qunlearn run`` cannot touch the folder."""
+    run = _copy(finished, tmp_path)
+    task = run / "hardware" / "unlearn" / "ga@fake_manila" / "seed0-class-0-0123"
+    task.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys
+            from qiskit_unlearn.rundir import RunLock
+            with RunLock({str(run)!r}, "qunlearn hw unlearn", shared=True), \\
+                    RunLock({str(task)!r}, "qunlearn hw unlearn ga"):
+                print("locked", flush=True)
+                sys.stdin.read()
+            """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(["hw", "status", str(run), "--offline"]) == 0
+        assert "no jobs in" in capsys.readouterr().out
+        with pytest.raises(RunDirError, match=f"PID {holder.pid}"):
+            RunLock(task, "qunlearn hw unlearn ga").acquire()  # the same task twice: refused
+        assert main(["run", str(_config(tmp_path)), "--out", str(run), "--no-cache"]) == 2
+        assert "is in use by another process ('qunlearn hw unlearn'" in capsys.readouterr().err
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
