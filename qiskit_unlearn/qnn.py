@@ -16,6 +16,7 @@ from qiskit_machine_learning.neural_networks import EstimatorQNN
 from qiskit_unlearn.backends.base import BackendConfig, BackendError, resolve_backend
 from qiskit_unlearn.batched_qnn import BatchedEstimatorQNN
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
+from qiskit_unlearn.vjp import VJPEstimatorQNN
 
 #: ``route(estimator, backend_name)``: the estimator to use instead, or ``None`` to leave it.
 EstimatorRoute = Callable[[BaseEstimatorV2, str], BaseEstimatorV2 | None]
@@ -84,10 +85,12 @@ def make_qnn(
         **backend_options: options of the backend (e.g. ``shots=1024``); unknown keys raise.
 
     Returns:
-        An ``EstimatorQNN`` ready for ``TorchConnector``: on parameter-shift backends (all but
-        ``statevector``) the subclass :class:`~qiskit_unlearn.batched_qnn.BatchedEstimatorQNN`,
-        which sends each forward pass as one PUB and, inside a ``QuantumLayer``, a training
-        step's forward pass and gradient as one job.
+        An ``EstimatorQNN`` ready for ``TorchConnector``: on parameter-shift backends (Aer, IBM)
+        the subclass :class:`~qiskit_unlearn.batched_qnn.BatchedEstimatorQNN`, which sends each
+        forward pass as one PUB and, inside a ``QuantumLayer``, a training step's forward pass
+        and gradient as one job; on ``noisy`` the subclass
+        :class:`~qiskit_unlearn.vjp.VJPEstimatorQNN`, whose vector-Jacobian product
+        :class:`~qiskit_unlearn.vjp.VJPConnector` uses for one reverse sweep per row.
     """
     if not isinstance(circuit, QuantumCircuit):
         raise BackendError(f"circuit must be a qiskit QuantumCircuit, not {type(circuit).__name__}")
@@ -126,9 +129,15 @@ def make_qnn(
         parts.gradient = BatchedParamShiftEstimatorGradient(routed,
                                                             precision=parts.gradient.precision)
     # Parameter-shift backends (Aer, IBM) get one-PUB forward passes and fused training steps;
-    # the exact statevector engine keeps EstimatorQNN (its adjoint gradient reuses the forward).
-    cls = BatchedEstimatorQNN if isinstance(parts.gradient, BatchedParamShiftEstimatorGradient) \
-        else EstimatorQNN
+    # backends whose gradient is reverse-mode and asks for it (``noisy``) get a vector-Jacobian
+    # product: one reverse sweep per row for a torch backward pass (VJPConnector), full
+    # Jacobians from backward() as usual.
+    if isinstance(parts.gradient, BatchedParamShiftEstimatorGradient):
+        cls = BatchedEstimatorQNN
+    elif parts.vjp:
+        cls = VJPEstimatorQNN
+    else:
+        cls = EstimatorQNN
     qnn = cls(
         circuit=parts.circuit,
         estimator=parts.estimator,

@@ -69,6 +69,9 @@ class QNNParts:
     observables: list[SparsePauliOp]
     default_precision: float
     info: dict[str, Any] = field(default_factory=dict)
+    #: Whether torch backward passes should use the gradient's vector-Jacobian product (one
+    #: reverse sweep per row, :mod:`qiskit_unlearn.vjp`) instead of full Jacobians.
+    vjp: bool = False
 
 
 BackendFactory = Callable[[QuantumCircuit, Sequence[SparsePauliOp], dict[str, Any]], QNNParts]

@@ -126,3 +126,15 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
         return EstimatorGradientResult(
             gradients=gradients, metadata=metadata, options=Options(**options)
         )
+
+    def vjp(self, circuit: QuantumCircuit, observables: Sequence[BaseOperator],
+            values: np.ndarray, upstream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values ``(S, O)`` and ``Σₒ upstream[s, o] ∂⟨Oₒ⟩/∂θ`` ``(S, P)`` by one adjoint sweep
+        with a single co-state per row (what a torch backward pass needs)."""
+        self.num_calls += 1
+        keys = [cached_observable_key(o) for o in observables]
+        evs, jac = program_for(circuit).jacobian(np.asarray(values, dtype=float),
+                                                 table_for(keys), self.memory_limit,
+                                                 weights=np.asarray(upstream, dtype=float))
+        self.num_rows += len(values)
+        return evs, jac[:, 0]

@@ -199,16 +199,21 @@ class StatevectorProgram:
             out[sl] = table.expectations(self._simulate(values[sl])[1][:, 0, :])
         return out
 
-    def jacobian(self, values: np.ndarray, table: PauliTable, memory_limit: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact values ``(S, O)`` and Jacobian ``(S, O, P)`` by one adjoint sweep per chunk."""
+    def jacobian(self, values: np.ndarray, table: PauliTable, memory_limit: int | None = None,
+                 weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact values ``(S, O)`` and Jacobian ``(S, O, P)`` by one adjoint sweep per chunk.
+
+        With ``weights (S, O)`` the sweep carries the single co-state ``Σₒ wₒ Oₒ|ψ⟩`` instead
+        of one per observable and returns the vector–Jacobian product ``(S, 1, P)``.
+        """
         values = self._values(values)
         n = self.num_qubits
         rows = len(values)
         chunks = self._chunks(rows, table.num_observables + 1,
                               self.footprint(table, adjoint=True), memory_limit)
         evs = np.empty((rows, table.num_observables))
-        jac = np.empty((rows, table.num_observables, self.plan.num_parameters))
+        width = table.num_observables if weights is None else 1
+        jac = np.empty((rows, width, self.plan.num_parameters))
         for sl in chunks:
             chunk = values[sl]
             _, angle_jac = self.compiled.angles.evaluate(chunk)
@@ -216,8 +221,9 @@ class StatevectorProgram:
             psi = psi.copy()  # the sweep works in place; keep the cached forward state intact
             evs[sl] = table.expectations(psi[:, 0, :])
             lam = table.apply(psi[:, 0, :])
-            grads = np.zeros((len(chunk), table.num_observables,
-                              self.compiled.angles.num_angles))
+            if weights is not None:
+                lam = np.einsum("so,son->sn", weights[sl], lam)[:, None, :]
+            grads = np.zeros((len(chunk), width, self.compiled.angles.num_angles))
             first = next((i for i, b in enumerate(bound) if b.angles), len(bound))
             for i in range(len(bound) - 1, first - 1, -1):  # nothing to undo before the first angle
                 b = bound[i]

@@ -24,6 +24,7 @@ from torch import nn
 
 from qiskit_unlearn.ansatz import Ansatz
 from qiskit_unlearn.qnn import make_qnn
+from qiskit_unlearn.vjp import VJPConnector, VJPEstimatorQNN
 
 
 class ModelError(ValueError):
@@ -123,7 +124,8 @@ class QuantumLayer(nn.Module):
                             weight_params=ansatz.weight_params, observables=list(observables),
                             backend=backend, input_gradients=input_gradients,
                             **self.backend_options)
-        self.connector = TorchConnector(self.qnn, initial_weights=np.zeros(ansatz.num_weights))
+        connector = VJPConnector if isinstance(self.qnn, VJPEstimatorQNN) else TorchConnector
+        self.connector = connector(self.qnn, initial_weights=np.zeros(ansatz.num_weights))
         self.reset_parameters()
 
     @property
@@ -139,9 +141,7 @@ class QuantumLayer(nn.Module):
             self.connector.weight.uniform_(-math.pi, math.pi)
 
     def _backward_cost_per_sample(self) -> int:
-        from qiskit_unlearn.engine import AdjointEstimatorGradient
-
-        if isinstance(self.qnn.gradient, AdjointEstimatorGradient):
+        if callable(getattr(self.qnn.gradient, "vjp", None)):  # exact reverse-mode gradients
             return self.num_outputs
         shifted = self.qnn.num_weights + (self.qnn.num_inputs if self.qnn.input_gradients else 0)
         return self.num_outputs * 2 * shifted

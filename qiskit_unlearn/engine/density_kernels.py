@@ -1,0 +1,154 @@
+"""Compiled (Numba) kernels for local blocks on batched Pauli-coefficient vectors.
+
+The density matrix of ``n`` qubits is held as its ``4ⁿ`` real Pauli coefficients
+(:mod:`~qiskit_unlearn.engine.density`): qubit ``q`` owns the two bits ``2q`` and ``2q + 1`` of
+the index (its Pauli I, X, Y, Z as 0..3). A block on ``k`` qubits touches ``2k`` bits; the
+vector splits into ``4ⁿ / 4ᵏ`` independent groups of ``4ᵏ`` entries (the other bits fixed). Each
+kernel walks the groups once: gather the group, multiply by the local matrix, scatter it back —
+one pass over memory per block, in place, rows spread over threads. ``offsets[l]`` is the
+offset of local index ``l`` inside a group and ``bits`` the block's sorted bit positions.
+The kernels are generic over the dtype (real Pauli coefficients in practice).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _deposit(t: int, bits: np.ndarray) -> int:  # pragma: no cover - compiled
+    """The ``t``-th group base: ``t`` with a zero bit inserted at every position of ``bits``."""
+    for p in bits:
+        low = t & ((1 << p) - 1)
+        t = ((t >> p) << (p + 1)) | low
+    return t
+
+
+# Each kernel exists twice: generic in the local dimension ``d``, and with ``d = 16`` (every
+# two-qubit block) written as a constant, which lets LLVM unroll and vectorize the group loops:
+# about 3x faster, measured. Numba cannot specialize on a value and cache the result, hence the
+# copy.
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _apply_any(x, m, offsets, bits, y):  # pragma: no cover - compiled
+    rows, reps, dim = x.shape
+    d = offsets.shape[0]
+    groups = dim >> bits.shape[0]
+    step = 0 if m.shape[0] == 1 else 1  # one matrix for every row, or one each
+    for s in nb.prange(rows):
+        mm = np.ascontiguousarray(m[s * step])
+        buf = np.empty(d, dtype=x.dtype)
+        for r in range(reps):
+            xs = x[s, r]
+            ys = y[s, r]
+            for t in range(groups):
+                base = _deposit(t, bits)
+                for a in range(d):
+                    buf[a] = xs[base + offsets[a]]
+                for a in range(d):
+                    acc = mm[a, 0] * buf[0]
+                    for b in range(1, d):
+                        acc += mm[a, b] * buf[b]
+                    ys[base + offsets[a]] = acc
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _apply_16(x, m, offsets, bits, y):  # pragma: no cover - compiled
+    rows, reps, dim = x.shape
+    groups = dim >> bits.shape[0]
+    step = 0 if m.shape[0] == 1 else 1
+    for s in nb.prange(rows):
+        mm = np.ascontiguousarray(m[s * step])
+        buf = np.empty(16, dtype=x.dtype)
+        for r in range(reps):
+            xs = x[s, r]
+            ys = y[s, r]
+            for t in range(groups):
+                base = _deposit(t, bits)
+                for a in range(16):
+                    buf[a] = xs[base + offsets[a]]
+                for a in range(16):
+                    acc = mm[a, 0] * buf[0]
+                    for b in range(1, 16):
+                        acc += mm[a, b] * buf[b]
+                    ys[base + offsets[a]] = acc
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _cross_any(rho, lam, offsets, bits, out):  # pragma: no cover - compiled
+    rows, reps, dim = lam.shape
+    d = offsets.shape[0]
+    groups = dim >> bits.shape[0]
+    for s in nb.prange(rows):
+        pb = np.empty(d, dtype=rho.dtype)
+        lb = np.empty(d, dtype=lam.dtype)
+        xs = rho[s, 0]
+        for r in range(reps):
+            ls = lam[s, r]
+            acc = np.zeros((d, d), dtype=out.dtype)
+            for t in range(groups):
+                base = _deposit(t, bits)
+                for a in range(d):
+                    pb[a] = xs[base + offsets[a]]
+                    lb[a] = ls[base + offsets[a]]
+                for b in range(d):
+                    for a in range(d):
+                        acc[b, a] += pb[b] * lb[a]
+            out[s, r] = acc
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _cross_16(rho, lam, offsets, bits, out):  # pragma: no cover - compiled
+    rows, reps, dim = lam.shape
+    groups = dim >> bits.shape[0]
+    for s in nb.prange(rows):
+        pb = np.empty(16, dtype=rho.dtype)
+        lb = np.empty(16, dtype=lam.dtype)
+        xs = rho[s, 0]
+        for r in range(reps):
+            ls = lam[s, r]
+            acc = np.zeros((16, 16), dtype=out.dtype)
+            for t in range(groups):
+                base = _deposit(t, bits)
+                for a in range(16):
+                    pb[a] = xs[base + offsets[a]]
+                    lb[a] = ls[base + offsets[a]]
+                for b in range(16):
+                    for a in range(16):
+                        acc[b, a] += pb[b] * lb[a]
+            out[s, r] = acc
+
+
+def apply_block(x: np.ndarray, m: np.ndarray, offsets: np.ndarray, bits: np.ndarray,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """``m[s]`` (on the block's bits) applied to every ``x[s, r]``, written to ``out`` (in
+    place when ``out`` is ``None``; a new state costs no extra pass, unlike a copy). ``x`` is
+    ``(S, R, D)``; ``m`` is ``(S, d, d)`` or ``(1, d, d)`` (one matrix for every row)."""
+    out = x if out is None else out
+    (_apply_16 if offsets.shape[0] == 16 else _apply_any)(x, m, offsets, bits, out)
+    return out
+
+
+def cross_block(rho: np.ndarray, lam: np.ndarray, offsets: np.ndarray, bits: np.ndarray,
+                out: np.ndarray) -> None:
+    """``out[s, r, b, a] = Σ_groups ρ[s, 0, base + off_b] · λ[s, r, base + off_a]``.
+
+    With it, ``λᵀ M ρ = Tr(M · out)`` for any local matrix ``M`` of the block: every angle
+    derivative of a block comes from this one pass.
+    """
+    (_cross_16 if offsets.shape[0] == 16 else _cross_any)(rho, lam, offsets, bits, out)
+
+
+def block_layout(qubits: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``offsets`` (by local index ``Σᵢ pᵢ 4ⁱ``, ``pᵢ`` the Pauli of ``qubits[i]``) and sorted
+    ``bits`` of a block on ``qubits``."""
+    k = len(qubits)
+    virtual = [2 * q + half for q in qubits for half in (0, 1)]  # local bit i -> index bit
+    offsets = np.zeros(1 << (2 * k), dtype=np.int64)
+    for local in range(len(offsets)):
+        for i, v in enumerate(virtual):
+            if (local >> i) & 1:
+                offsets[local] |= 1 << v
+    return offsets, np.array(sorted(virtual), dtype=np.int64)
