@@ -40,10 +40,10 @@ from qiskit_unlearn.backends.noise import (
     DEFAULT_PRECISION,
     NOISE_OPTIONS,
     apply_readout_error,
-    build_noise_model,
     check_seed,
     describe_noise,
     fake_backend,
+    noise_source,
     readout_flips,
     shot_precision,
     shots_for_precision,
@@ -57,7 +57,7 @@ from qiskit_unlearn.engine.memory import (
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
 
 AER_OPTIONS: tuple[str, ...] = ("shots", "precision", "seed", "memory_limit")
-NOISY_OPTIONS: tuple[str, ...] = (*AER_OPTIONS, "method", *NOISE_OPTIONS)
+NOISY_OPTIONS: tuple[str, ...] = (*AER_OPTIONS, "method", *NOISE_OPTIONS, "noise_model")
 METHODS = ("density_matrix", "shots")
 #: Widest circuit simulated as an exact density matrix (4^12 amplitudes = 256 MiB).
 MAX_DENSITY_MATRIX_QUBITS = 12
@@ -166,13 +166,7 @@ def aer_noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauli
                            "shots/precision; drop them or use method='shots'")
     if method == "shots" and precision is None:
         precision = DEFAULT_PRECISION
-    noise_options = {k: options[k] for k in NOISE_OPTIONS if options.get(k) is not None}
-    if not noise_options:
-        raise BackendError(
-            "backend 'aer-noisy' needs a noise source: e.g. depolarizing_1q=0.01, "
-            "depolarizing_2q=0.05, readout_error=0.02, t1=100e3 (ns) or device='manila'; "
-            "for noiseless simulation use backend 'aer'"
-        )
+    noise_model, noise_options = noise_source("aer-noisy", options)
     device = fake_backend(noise_options["device"]) if "device" in noise_options else None
     width = circuit.num_qubits if device is None else device.num_qubits
     if precision is None and width > MAX_DENSITY_MATRIX_QUBITS:
@@ -183,7 +177,6 @@ def aer_noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauli
         )
     if precision is None:
         _check_memory("aer-noisy", width, limit, density_matrix=True)
-    noise_model = build_noise_model(**noise_options)
     observables = list(observables)
     info: dict[str, Any] = {"noise": describe_noise(noise_options), "memory_limit": limit}
     if device is not None:

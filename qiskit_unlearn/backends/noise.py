@@ -252,6 +252,29 @@ def build_noise_model(
     return model
 
 
+def noise_source(backend: str, options: Mapping[str, Any]) -> tuple[NoiseModel, dict[str, Any]]:
+    """The noise model of a noisy backend's options and the rate options that describe it:
+    either the rates of :func:`build_noise_model` or a ready ``noise_model`` (any Aer model),
+    not both, and at least one of them."""
+    rates = {k: options[k] for k in NOISE_OPTIONS if options.get(k) is not None}
+    model = options.get("noise_model")
+    if model is not None:
+        if rates:
+            raise BackendError(f"backend '{backend}': give either noise_model or the rate "
+                               f"options, not both (got {', '.join(sorted(rates))})")
+        if not isinstance(model, NoiseModel):
+            raise BackendError("option 'noise_model' must be a qiskit_aer.noise.NoiseModel, got "
+                               f"{type(model).__name__}")
+        return model, {}
+    if not rates:
+        raise BackendError(
+            f"backend '{backend}' needs a noise source: e.g. depolarizing_1q=0.001, "
+            "depolarizing_2q=0.01, t1=100e3 (ns), readout_error=0.02, device='manila' or "
+            "noise_model=<qiskit_aer NoiseModel>; for noiseless simulation use 'statevector' "
+            "or 'aer'")
+    return build_noise_model(**rates), rates
+
+
 def _compose(errors: list[QuantumError]) -> QuantumError:
     error = errors[0]
     for other in errors[1:]:
@@ -261,6 +284,8 @@ def _compose(errors: list[QuantumError]) -> QuantumError:
 
 def describe_noise(options: Mapping[str, Any]) -> str:
     """One line for run manifests, e.g. ``depolarizing_1q=0.01, readout_error=0.02``."""
+    if not options:
+        return "a user NoiseModel"
     if options.get("device") is not None:
         return f"device noise model of fake_{_normalise_device(options['device'])}"
     return ", ".join(f"{k}={options[k]}" for k in NOISE_OPTIONS if options.get(k) is not None)

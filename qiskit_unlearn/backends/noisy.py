@@ -30,10 +30,10 @@ from qiskit_unlearn.backends.ideal import compact
 from qiskit_unlearn.backends.noise import (
     NOISE_OPTIONS,
     apply_readout_error,
-    build_noise_model,
     check_int,
     describe_noise,
     fake_backend,
+    noise_source,
     readout_flips,
 )
 from qiskit_unlearn.engine import parse_memory_limit
@@ -41,28 +41,6 @@ from qiskit_unlearn.engine.density_estimator import DensityMatrixEstimator, Dens
 
 NOISY_OPTIONS: tuple[str, ...] = (*NOISE_OPTIONS, "noise_model", "memory_limit", "seed",
                                   "optimization_level")
-
-
-def _noise_model(options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The model to simulate and the option subset that describes it."""
-    from qiskit_aer.noise import NoiseModel
-
-    rates = {k: options[k] for k in NOISE_OPTIONS if options.get(k) is not None}
-    model = options.get("noise_model")
-    if model is not None:
-        if rates:
-            raise BackendError(f"give either noise_model or the rate options, not both (got "
-                               f"{', '.join(sorted(rates))})")
-        if not isinstance(model, NoiseModel):
-            raise BackendError("option 'noise_model' must be a qiskit_aer.noise.NoiseModel, got "
-                               f"{type(model).__name__}")
-        return model, {}
-    if not rates:
-        raise BackendError(
-            "backend 'noisy' needs a noise source: e.g. depolarizing_1q=0.001, "
-            "depolarizing_2q=0.01, t1=100e3 (ns), readout_error=0.02, device='manila' or "
-            "noise_model=<qiskit_aer NoiseModel>; for noiseless simulation use 'statevector'")
-    return build_noise_model(**rates), rates
 
 
 @register_backend("noisy")
@@ -75,13 +53,13 @@ def noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
                                "use backend 'aer-noisy' with shots=...")
     check_options("noisy", options, dict.fromkeys(NOISY_OPTIONS))
     limit = parse_memory_limit(options.get("memory_limit"))
-    model, rates = _noise_model(options)
+    model, rates = noise_source("noisy", options)
     seed = options.get("seed")
     seed = None if seed is None else check_int("seed", seed, low=0)
     observables = list(observables)
     info: dict[str, Any] = {"exact": True, "gradient": "reverse-mode (density matrix)",
                             "simulator": "batched density matrix (qiskit-unlearn engine)",
-                            "noise": describe_noise(rates) if rates else "user NoiseModel",
+                            "noise": describe_noise(rates),
                             "memory_limit": limit}
     physical = None
     if rates.get("device") is not None:
