@@ -30,6 +30,7 @@ from qiskit_unlearn.backends.ideal import compact
 from qiskit_unlearn.backends.noise import (
     NOISE_OPTIONS,
     apply_readout_error,
+    build_noise_model,
     check_int,
     describe_noise,
     fake_backend,
@@ -37,10 +38,56 @@ from qiskit_unlearn.backends.noise import (
     readout_flips,
 )
 from qiskit_unlearn.engine import parse_memory_limit
-from qiskit_unlearn.engine.density_estimator import DensityMatrixEstimator, DensityMatrixGradient
+from qiskit_unlearn.engine.density_estimator import (
+    WORKING_SET,
+    DensityMatrixEstimator,
+    DensityMatrixGradient,
+)
+from qiskit_unlearn.engine.memory import default_memory_limit
 
 NOISY_OPTIONS: tuple[str, ...] = (*NOISE_OPTIONS, "noise_model", "memory_limit", "seed",
-                                  "optimization_level")
+                                  "optimization_level", "zne_factors", "zne_fit",
+                                  "mitigate_readout")
+
+
+def scaled_rates(rates: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Gate noise stretched ``factor`` times (depolarizing rates × c, T1 and T2 ÷ c, which is
+    gate times × c); readout error is not gate noise and stays (``mitigate_readout``)."""
+    out = dict(rates)
+    for key in ("depolarizing_1q", "depolarizing_2q"):
+        if key in out:
+            out[key] = float(out[key]) * factor
+            if out[key] > 1:
+                raise BackendError(f"zne factor {factor:g} scales {key}={rates[key]:g} above 1; "
+                                   "use smaller factors or weaker noise")
+    for key in ("t1", "t2"):
+        if key in out:
+            out[key] = float(out[key]) / factor
+    return out
+
+
+def _mitigation(options: dict[str, Any], rates: dict[str, Any]) -> tuple[list[float], str]:
+    """The validated ``zne_factors`` (empty: no extrapolation) and ``zne_fit``."""
+    from qiskit_unlearn.engine.zne import FITS
+
+    factors, fit = options.get("zne_factors"), options.get("zne_fit", "richardson")
+    if fit not in FITS:
+        raise BackendError(f"option 'zne_fit' must be one of {', '.join(FITS)}, got {fit!r}")
+    if factors is None:
+        return [], fit
+    ok = isinstance(factors, (list, tuple)) and len(factors) >= 2 and all(
+        isinstance(f, (int, float)) and not isinstance(f, bool) and f >= 1 for f in factors)
+    if not ok or len(set(factors)) != len(factors):
+        raise BackendError("option 'zne_factors' must list at least two distinct noise "
+                           f"factors >= 1, e.g. [1, 1.5, 2, 3]; got {factors!r}")
+    if not rates or rates.get("device") is not None:
+        raise BackendError("zero-noise extrapolation scales the rate options exactly "
+                           "(depolarizing, t1/t2); a device's or a user's noise model cannot "
+                           "be stretched exactly: give the rates instead")
+    if not {"depolarizing_1q", "depolarizing_2q", "t1"} & set(rates):
+        raise BackendError("zne_factors scale gate noise, and there is none (only readout "
+                           "error); use mitigate_readout=true for readout error")
+    return sorted(float(f) for f in factors), fit
 
 
 @register_backend("noisy")
@@ -52,7 +99,9 @@ def noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
             raise BackendError(f"backend 'noisy' is exact and takes no '{key}'; for shot noise "
                                "use backend 'aer-noisy' with shots=...")
     check_options("noisy", options, dict.fromkeys(NOISY_OPTIONS))
-    limit = parse_memory_limit(options.get("memory_limit"))
+    given = options.get("memory_limit")
+    limit = parse_memory_limit(given) if given is not None else \
+        min(default_memory_limit(), WORKING_SET)
     model, rates = noise_source("noisy", options)
     seed = options.get("seed")
     seed = None if seed is None else check_int("seed", seed, low=0)
@@ -79,12 +128,29 @@ def noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
         circuit = transpile(circuit, basis_gates=model.basis_gates, optimization_level=0,
                             seed_transpiler=0 if seed is None else seed)
         flips = readout_flips(model, circuit.num_qubits)
-    observables = [apply_readout_error(obs, flips) for obs in observables]
-    info["readout_error"] = "folded into the observables" if flips else None
-    estimator = DensityMatrixEstimator(model, physical=physical, memory_limit=limit)
-    program = estimator.program(circuit)  # plans it: unsupported noise fails here
-    program.footprint(1, 2).max_rows(limit)  # one reverse-sweep row must fit, checkpointed
+    mitigate_readout = options.get("mitigate_readout", False)
+    if not isinstance(mitigate_readout, bool):
+        raise BackendError(f"option 'mitigate_readout' must be true or false, got "
+                           f"{mitigate_readout!r}")
+    if flips and not mitigate_readout:
+        observables = [apply_readout_error(obs, flips) for obs in observables]
+    info["readout_error"] = None if not flips else \
+        "mitigated (inverted exactly)" if mitigate_readout else "folded into the observables"
+    factors, fit = _mitigation(options, rates)
+    models = [build_noise_model(**scaled_rates(rates, c)) for c in factors] or [model]
+    estimators = [DensityMatrixEstimator(m, physical=physical, memory_limit=limit)
+                  for m in models]
+    for estimator in estimators:
+        program = estimator.program(circuit)  # plans it: unsupported noise fails here
+        program.footprint(1, 2).max_rows(limit)  # one reverse-sweep row must fit
     info["blocks"] = len(program.plan.blocks)
-    return QNNParts(estimator=estimator, gradient=DensityMatrixGradient(estimator),
-                    circuit=circuit, observables=observables, default_precision=0.0, info=info,
-                    vjp=True)
+    gradients = [DensityMatrixGradient(e) for e in estimators]
+    if factors:
+        from qiskit_unlearn.engine.zne import ZNEEstimator, ZNEGradient
+
+        zne = ZNEEstimator(estimators, factors, fit)
+        info.update(zne_factors=factors, zne_fit=fit)
+        return QNNParts(estimator=zne, gradient=ZNEGradient(zne, gradients), circuit=circuit,
+                        observables=observables, default_precision=0.0, info=info, vjp=True)
+    return QNNParts(estimator=estimators[0], gradient=gradients[0], circuit=circuit,
+                    observables=observables, default_precision=0.0, info=info, vjp=True)

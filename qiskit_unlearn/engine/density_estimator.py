@@ -28,8 +28,11 @@ from qiskit_machine_learning.gradients import BaseEstimatorGradient, EstimatorGr
 from qiskit_unlearn.engine.density import DensityObservables, DensityProgram
 from qiskit_unlearn.engine.estimator import _LRU, observable_key
 from qiskit_unlearn.engine.gradient import _unique_rows
-from qiskit_unlearn.engine.memory import parse_memory_limit
+from qiskit_unlearn.engine.memory import default_memory_limit, parse_memory_limit
 from qiskit_unlearn.gradients.batched_param_shift import validate_gradient_arguments
+
+#: Default bytes one density-matrix batch may use (rows beyond it are simulated in chunks).
+WORKING_SET = 2 << 30
 
 
 def _sparse(key: tuple) -> SparsePauliOp:
@@ -43,8 +46,10 @@ class DensityMatrixEstimator(BaseEstimatorV2):
 
     ``physical``: the device qubit of every circuit qubit, when the circuit was cut from a
     larger device (errors are looked up on those). ``memory_limit``: bytes or e.g. ``"8GiB"``
-    one batch may use (default 75 % of the available RAM). ``precision > 0`` adds Gaussian
-    noise of that width, like Qiskit's reference estimators.
+    one batch may use; by default the smaller of 75 % of the available RAM and
+    :data:`WORKING_SET` (rows are chunked to stay under it: a density-matrix batch is large,
+    and a bounded working set is as fast). ``precision > 0`` adds Gaussian noise of that width,
+    like Qiskit's reference estimators.
     """
 
     def __init__(self, noise_model=None, *, physical: Sequence[int] | None = None,
@@ -52,7 +57,8 @@ class DensityMatrixEstimator(BaseEstimatorV2):
                  seed: int | None = None) -> None:
         self.noise_model = noise_model
         self.physical = None if physical is None else [int(q) for q in physical]
-        self.memory_limit = parse_memory_limit(memory_limit)
+        self.memory_limit = parse_memory_limit(memory_limit) if memory_limit is not None \
+            else min(default_memory_limit(), WORKING_SET)
         self._default_precision = default_precision
         self._rng = np.random.default_rng(seed)
         self._programs = _LRU(16)

@@ -19,7 +19,7 @@ from typing import Any
 
 RESULTS = "results.csv"
 IDENTITY_COLUMNS = ("experiment", "scenario", "scenario_kind", "seed", "method", "variant",
-                    "faithful", "noise")
+                    "faithful", "noise", "mitigation")
 _MISSING = {"", "na", "n/a", "nan", "none", "null"}
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 

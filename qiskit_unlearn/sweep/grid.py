@@ -14,7 +14,7 @@ import copy
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
@@ -52,6 +52,10 @@ class Setting:
     shots: int = 0
     precision: float = 0.0
     device: str = ""
+    #: Error mitigation at evaluation (:mod:`qiskit_unlearn.sweep.mitigation`): its name and
+    #: the backend options it adds to the evaluation backend ("" and {}: none).
+    mitigation: str = ""
+    mitigation_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_reference(self) -> bool:
@@ -66,17 +70,23 @@ class Run:
     setting: Setting
 
     @property
+    def placement(self) -> str:
+        """``where``, with the mitigation (``eval+zne``): how results and figures group it."""
+        m = self.setting.mitigation
+        return f"{self.where}+{m}" if m else self.where
+
+    @property
     def columns(self) -> dict[str, Any]:
         """The noise columns every results row of this run carries."""
         s = self.setting
         return {"noise": s.label, "noise_kind": s.kind, "noise_level": s.level,
-                "noise_where": self.where, "shots": s.shots, "precision": s.precision,
-                "noise_device": s.device}
+                "noise_where": self.placement, "shots": s.shots, "precision": s.precision,
+                "noise_device": s.device, "mitigation": s.mitigation}
 
     @property
     def path(self) -> str:
         """The run directory relative to the sweep's output folder."""
-        return s.label if (s := self.setting).is_reference else f"{self.where}/{s.label}"
+        return s.label if (s := self.setting).is_reference else f"{self.placement}/{s.label}"
 
 
 REFERENCE_RUN = Run("nowhere", Setting(REFERENCE, REFERENCE, 0.0, None))
@@ -213,7 +223,9 @@ def validate_sweep(table: Any) -> dict[str, Any]:
     """
     if not isinstance(table, dict):
         raise SweepError(f"[sweep] must be a table, got {table!r}; {_EXAMPLE}")
-    allowed = {"where", *FAMILIES, *OPTIONS, "setting", *PLACEMENTS}
+    from qiskit_unlearn.sweep import mitigation
+
+    allowed = {"where", *FAMILIES, *OPTIONS, "setting", *PLACEMENTS, *mitigation.DEFAULTS}
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise SweepError(f"unknown key(s) {', '.join(f'sweep.{k}' for k in unknown)}; allowed "
@@ -240,6 +252,7 @@ def validate_sweep(table: Any) -> dict[str, Any]:
     if not isinstance(settings, list):
         raise SweepError("sweep.setting must be a list of [[sweep.setting]] tables")
     out["setting"] = [_explicit(i, s, out["where"]) for i, s in enumerate(settings)]
+    out.update(mitigation.validate(table))
     if not expand_sweep(out):
         raise SweepError("[sweep] has no noise setting besides the exact reference: give at "
                          f"least one non-zero level; {_EXAMPLE}")
@@ -272,10 +285,12 @@ def _make(label: str, kind: str, level: float, backend: dict[str, Any],
 
 
 def _noisy(rates: dict[str, Any], sweep: Mapping[str, Any]) -> dict[str, Any]:
-    backend = {"name": "aer-noisy", **rates, "seed": sweep["seed"]}
+    """Exact noise runs on the density-matrix engine (``noisy``: exact values, reverse-mode
+    gradients, devices cut to the qubits used); shot noise on Aer (``aer-noisy``)."""
     if sweep["noise_shots"]:
-        backend["shots"] = sweep["noise_shots"]
-    return backend
+        return {"name": "aer-noisy", **rates, "seed": sweep["seed"],
+                "shots": sweep["noise_shots"]}
+    return {"name": "noisy", **rates, "seed": sweep["seed"]}
 
 
 def _setting(kind: str, value: Any, sweep: Mapping[str, Any]) -> Setting | None:
@@ -335,7 +350,9 @@ def expand_sweep(sweep: Mapping[str, Any]) -> list[Run]:
                 raise SweepError(f"sweep.setting[{i}].label = {setting.label!r} is already used "
                                  f"at where = {place!r}; labels must be unique per placement")
             runs[(place, setting.label)] = Run(place, setting)
-    return list(runs.values())
+    from qiskit_unlearn.sweep.mitigation import mitigated_runs
+
+    return [*runs.values(), *mitigated_runs(list(runs.values()), sweep)]
 
 
 def describe(setting: Setting) -> str:

@@ -37,6 +37,15 @@ LINE_METRICS = ("forget_accuracy", "retain_accuracy", "test_accuracy", "uqi", "m
 WHERE_TEXT = {"eval": "exact training, noisy evaluation",
               "train": "noisy training and unlearning, exact evaluation",
               "both": "noisy training, unlearning and evaluation"}
+MITIGATION_TEXT = {"zne": "zero-noise extrapolation", "readout": "readout mitigation",
+                   "zne+readout": "zero-noise extrapolation and readout mitigation"}
+
+
+def where_text(where: str) -> str:
+    """A placement in words (``eval+zne``: its placement, then the mitigation)."""
+    base, _, mitigation = where.partition("+")
+    text = WHERE_TEXT.get(base, base)
+    return f"{text}, {MITIGATION_TEXT.get(mitigation, mitigation)}" if mitigation else text
 KIND_TEXT = {"depolarizing": ("Depolarizing noise", "2-qubit depolarizing rate"),
              "readout": ("Readout error", "readout flip probability"),
              "thermal": ("Thermal relaxation", "T1 = T2 (µs); shorter to the right"),
@@ -187,10 +196,10 @@ def line_figure(summary: Summary, where: str, kind: str, styles: Styles, plots_d
             _panel_axes(ax, kind, levels, metric, chance, bottom=r == len(metrics) - 1)
     _finish(fig, axes, labels, styles, scenarios, metrics, chance, line=True)
     title = KIND_TEXT.get(kind, (f"{kind} noise",))[0]
-    _title(fig, f"{title} · {WHERE_TEXT.get(where, where)} (mean ± std over {seeds} seeds)")
+    _title(fig, f"{title} · {where_text(where)} (mean ± std over {seeds} seeds)")
     name = f"{where}_{kind}.png"
     fig.savefig(plots_dir / name, dpi=DPI)
-    caption = (f"{title} with {WHERE_TEXT.get(where, where)}: each metric against the noise "
+    caption = (f"{title} with {where_text(where)}: each metric against the noise "
                "strength, from the exact reference (left); one line per method, shaded ± std "
                "over seeds. Dotted: MIA chance (0.5); dashed: chance accuracy.")
     return Plot(f"{plots_dir.name}/{name}", SECTION, f"{title} ({where})", caption)
@@ -276,11 +285,11 @@ def bar_figure(summary: Summary, where: str, styles: Styles, plots_dir: Path,
             ax.grid(axis="y", alpha=0.3)
             ax.set_axisbelow(True)
     _finish(fig, axes, labels, styles, scenarios, metrics, chance, line=False)
-    _title(fig, f"Device noise models · {WHERE_TEXT.get(where, where)} "
+    _title(fig, f"Device noise models · {where_text(where)} "
                 f"(mean ± std over {seeds} seeds)")
     name = f"{where}_devices.png"
     fig.savefig(plots_dir / name, dpi=DPI)
-    caption = (f"Noise models of fake IBM devices with {WHERE_TEXT.get(where, where)}, next "
+    caption = (f"Noise models of fake IBM devices with {where_text(where)}, next "
                "to the exact reference: bars are means over seeds, whiskers ± std.")
     return Plot(f"{plots_dir.name}/{name}", SECTION, f"Devices ({where})", caption)
 

@@ -16,7 +16,6 @@ from qiskit_unlearn.report.markdown import HEADERS, stat_table
 from qiskit_unlearn.report.tables import Group, Summary, fmt_duration, summarize, write_summary_csv
 from qiskit_unlearn.sweep.grid import REFERENCE
 from qiskit_unlearn.sweep.plots import (
-    WHERE_TEXT,
     is_reference,
     kind_of,
     level_of,
@@ -24,6 +23,7 @@ from qiskit_unlearn.sweep.plots import (
     line_kinds,
     placements,
     where_of,
+    where_text,
     write_sweep_plots,
 )
 
@@ -90,7 +90,7 @@ def _facts(manifest: Mapping[str, Any], summary: Summary) -> list[str]:
         facts.append(("Seeds", ", ".join(map(str, manifest["seeds"]))))
     facts.append(("Scenarios", ", ".join(summary.scenarios())))
     facts.append(("Methods", ", ".join(summary.labels())))
-    facts.append(("Placements", "; ".join(f"`{w}`: {WHERE_TEXT.get(w, w)}"
+    facts.append(("Placements", "; ".join(f"`{w}`: {where_text(w)}"
                                           for w in placements(summary))))
     versions = manifest.get("versions")
     if isinstance(versions, dict):

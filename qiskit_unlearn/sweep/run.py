@@ -56,9 +56,11 @@ def run_config(cfg: Mapping[str, Any], run: Run) -> dict[str, Any]:
 
 
 def eval_backend(cfg: Mapping[str, Any], run: Run) -> dict[str, Any] | None:
-    """The backend models are evaluated on (None: the one they were trained on)."""
-    if run.where == "eval":
-        return copy.deepcopy(run.setting.backend)
+    """The backend models are evaluated on (None: the one they were trained on); a mitigated
+    run evaluates on its noisy backend with the mitigation options added."""
+    mitigation = copy.deepcopy(run.setting.mitigation_options)
+    if run.where == "eval" or (run.where == "both" and mitigation):
+        return {**copy.deepcopy(run.setting.backend), **mitigation}
     if run.where == "train":
         return copy.deepcopy(dict(cfg["backend"]))
     return None
@@ -143,9 +145,11 @@ def execute(task: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _init_worker() -> None:
+    import numba
     import torch
 
-    torch.set_num_threads(1)  # one process per core
+    torch.set_num_threads(1)  # one process per core: torch's and the engines' (Numba) pools
+    numba.set_num_threads(1)
 
 
 def _schedule(cfg: Mapping[str, Any], runs: Sequence[Run]) -> dict[str, list[Run]]:

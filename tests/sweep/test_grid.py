@@ -37,10 +37,11 @@ def test_families_expand_to_backend_tables_with_levels_and_a_shared_reference():
     assert [r.path for r in runs] == ["eval/depolarizing-0.001", "eval/depolarizing-0.01",
                                       "eval/readout-0.05", "eval/t1-20us", "eval/shots-256"]
     by = {r.setting.label: r.setting for r in runs}
-    assert by["depolarizing-0.01"].backend == {"name": "aer-noisy", "depolarizing_2q": 0.01,
+    # exact noise runs on the density-matrix engine ('noisy'), shot noise on Aer
+    assert by["depolarizing-0.01"].backend == {"name": "noisy", "depolarizing_2q": 0.01,
                                                "depolarizing_1q": 0.002, "seed": 3}
-    assert by["readout-0.05"].backend == {"name": "aer-noisy", "readout_error": 0.05, "seed": 3}
-    assert by["t1-20us"].backend == {"name": "aer-noisy", "t1": 20e3, "t2": 20e3, "seed": 3}
+    assert by["readout-0.05"].backend == {"name": "noisy", "readout_error": 0.05, "seed": 3}
+    assert by["t1-20us"].backend == {"name": "noisy", "t1": 20e3, "t2": 20e3, "seed": 3}
     assert by["t1-20us"].level == pytest.approx(1 / 20)  # 1/T1 in 1/µs
     shots = by["shots-256"]
     assert shots.backend == {"name": "aer", "shots": 256, "seed": 3}
@@ -50,7 +51,7 @@ def test_families_expand_to_backend_tables_with_levels_and_a_shared_reference():
     cols = runs[0].columns
     assert cols == {"noise": "depolarizing-0.001", "noise_kind": "depolarizing",
                     "noise_level": 1e-3, "noise_where": "eval", "shots": 0, "precision": 0.0,
-                    "noise_device": ""}
+                    "noise_device": "", "mitigation": ""}
     assert REFERENCE_RUN.path == "exact" and REFERENCE_RUN.setting.backend is None
 
 
@@ -64,8 +65,9 @@ def test_placement_tables_add_families_and_explicit_settings_keep_their_where():
     runs = expand_sweep(sweep)
     assert [r.path for r in runs] == ["eval/readout-0.1", "both/readout-0.1", "both/readout-0.2",
                                       "train/depolarizing-0.05", "train/custom"]
-    # noisy families sample noise_shots shots and state their precision
+    # noisy families sample noise_shots shots (on Aer) and state their precision
     assert runs[0].setting.backend["shots"] == 512 and runs[0].setting.shots == 512
+    assert runs[0].setting.backend["name"] == "aer-noisy"
     assert validate_sweep(sweep) == sweep  # validating twice changes nothing
     custom = runs[-1].setting
     assert (custom.kind, custom.level, custom.shots) == ("depolarizing", 0.3, 0)
@@ -123,10 +125,37 @@ def test_load_config_validates_the_sweep_and_names_the_file(tmp_path):
     cfg = load_config(_write(tmp_path / "ok.toml", '[sweep]\ndevices = ["manila"]\n'))
     (run,) = expand_sweep(cfg["sweep"])
     assert run.path == "eval/device-manila" and math.isnan(run.setting.level)
-    assert run.setting.backend == {"name": "aer-noisy", "device": "manila", "seed": 0}
+    assert run.setting.backend == {"name": "noisy", "device": "manila", "seed": 0}
     with pytest.raises(ConfigError, match=r"bad\.toml: sweep\.where"):
         load_config(_write(tmp_path / "bad.toml", '[sweep]\nwhere = 3\nreadout = [0.1]\n'))
     # --set reaches the sweep too
     cfg = load_config(_write(tmp_path / "ok2.toml", "[sweep]\nreadout = [0.1]\n"),
                       ["sweep.where=both"])
     assert [r.path for r in expand_sweep(cfg["sweep"])] == ["both/readout-0.1"]
+
+
+def test_mitigation_adds_mitigated_twins_of_the_noisy_evaluations():
+    from qiskit_unlearn.sweep.run import eval_backend, run_config
+
+    sweep = validate_sweep({"where": ["eval", "both"], "depolarizing": [0.01],
+                            "readout": [0.05], "devices": ["manila"],
+                            "mitigation": ["zne", "readout"], "zne_factors": [3, 1, 2]})
+    assert sweep["zne_factors"] == [1.0, 2.0, 3.0] and validate_sweep(sweep) == sweep
+    runs = {r.path: r for r in expand_sweep(sweep)}
+    # ZNE for gate noise, readout mitigation for readout error; never for device models
+    assert {p for p in runs if "+" in p} == {
+        "eval+zne/depolarizing-0.01", "both+zne/depolarizing-0.01",
+        "eval+readout/readout-0.05", "both+readout/readout-0.05"}
+    zne = runs["eval+zne/depolarizing-0.01"]
+    assert zne.columns["noise_where"] == "eval+zne" and zne.columns["mitigation"] == "zne"
+    assert runs["eval/depolarizing-0.01"].columns["mitigation"] == ""
+    cfg = {"backend": {"name": "statevector"}, "experiment": {"description": ""}}
+    assert eval_backend(cfg, zne) == {**zne.setting.backend, "zne_factors": [1.0, 2.0, 3.0],
+                                      "zne_fit": "richardson"}
+    both = runs["both+readout/readout-0.05"]
+    # trained on the unmitigated noisy backend (shared with 'both'), evaluated mitigated
+    assert run_config(cfg, both)["backend"] == runs["both/readout-0.05"].setting.backend
+    assert eval_backend(cfg, both)["mitigate_readout"] is True
+    assert eval_backend(cfg, runs["both/readout-0.05"]) is None
+    with pytest.raises(SweepError, match=r"sweep\.mitigation must be a list from"):
+        validate_sweep({"readout": [0.1], "mitigation": ["magic"]})
