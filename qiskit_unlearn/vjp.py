@@ -51,12 +51,14 @@ class _VJPFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, input_data: torch.Tensor, weights: torch.Tensor,
-                qnn: VJPEstimatorQNN) -> torch.Tensor:
+                qnn: VJPEstimatorQNN, backward_follows: bool) -> torch.Tensor:
         if input_data.shape[-1] != qnn.num_inputs:
             raise ValueError(f"invalid input dimension: got {tuple(input_data.shape)}, the QNN "
                              f"takes {qnn.num_inputs} inputs")
         ctx.qnn = qnn
         ctx.save_for_backward(input_data, weights)
+        if backward_follows and hasattr(qnn.estimator, "expect_reverse"):
+            qnn.estimator.expect_reverse = True  # keep the forward's states for the backward
         result = qnn.forward(input_data.detach().cpu().numpy(), weights.detach().cpu().numpy())
         out = torch.as_tensor(np.asarray(result), dtype=torch.float)
         if input_data.dim() == 1:
@@ -79,7 +81,7 @@ class _VJPFunction(torch.autograd.Function):
             gi = gi.to(input_data.device)
         gw = torch.as_tensor(weight_grad, dtype=weights.dtype).to(weights.device) \
             if ctx.needs_input_grad[1] else None
-        return gi, gw, None
+        return gi, gw, None, None
 
 
 class VJPConnector(TorchConnector):
@@ -92,4 +94,6 @@ class VJPConnector(TorchConnector):
 
     def forward(self, input_data: torch.Tensor | None = None) -> torch.Tensor:
         input_ = torch.zeros(0) if input_data is None else input_data
-        return _VJPFunction.apply(input_, self.weight, self.neural_network)
+        backward_follows = torch.is_grad_enabled() and (input_.requires_grad
+                                                        or self.weight.requires_grad)
+        return _VJPFunction.apply(input_, self.weight, self.neural_network, backward_follows)

@@ -211,7 +211,7 @@ def build_noise_model(
             raise BackendError(
                 f"device='{device}' fixes every noise rate; drop {', '.join(given)} or drop device"
             )
-        return NoiseModel.from_backend(fake_backend(device))
+        return device_noise_model(device)
 
     unknown = [g for g in basis_gates if g not in NOISE_BASIS]
     if unknown:
@@ -273,6 +273,19 @@ def noise_source(backend: str, options: Mapping[str, Any]) -> tuple[NoiseModel, 
             "noise_model=<qiskit_aer NoiseModel>; for noiseless simulation use 'statevector' "
             "or 'aer'")
     return build_noise_model(**rates), rates
+
+
+def device_noise_model(name: str) -> NoiseModel:
+    """``NoiseModel.from_backend`` of a fake device, built once per device and process (it
+    takes about a second for a 27-qubit device, and every copy of a model asks for it). The
+    model is shared: treat it as read-only."""
+    key = _normalise_device(name)
+    if key not in _DEVICE_MODELS:
+        _DEVICE_MODELS[key] = NoiseModel.from_backend(fake_backend(name))
+    return _DEVICE_MODELS[key]
+
+
+_DEVICE_MODELS: dict[str, NoiseModel] = {}
 
 
 def _compose(errors: list[QuantumError]) -> QuantumError:

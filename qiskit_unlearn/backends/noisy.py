@@ -43,7 +43,9 @@ from qiskit_unlearn.engine.density_estimator import (
     DensityMatrixEstimator,
     DensityMatrixGradient,
 )
+from qiskit_unlearn.engine.estimator import _LRU
 from qiskit_unlearn.engine.memory import default_memory_limit
+from qiskit_unlearn.storage import canonical
 
 NOISY_OPTIONS: tuple[str, ...] = (*NOISE_OPTIONS, "noise_model", "memory_limit", "seed",
                                   "optimization_level", "zne_factors", "zne_fit",
@@ -90,6 +92,41 @@ def _mitigation(options: dict[str, Any], rates: dict[str, Any]) -> tuple[list[fl
     return sorted(float(f) for f in factors), fit
 
 
+_DEVICE_CIRCUITS = _LRU(16)
+
+
+def _on_device(circuit: QuantumCircuit, observables: list[SparsePauliOp], name: str,
+               model: Any, level: int, seed: int | None) -> tuple:
+    """The circuit transpiled to the device's ISA and cut to the qubits it uses, its
+    observables, those physical qubits, the layout facts and their readout flips.
+
+    Transpiling for a large device takes about a second and every copy of a model rebuilds its
+    QNN, so the result is kept per circuit structure and device, with the parameters of the
+    circuit at hand bound in (copies have equal parameter names, not equal parameters).
+    """
+    from qiskit_unlearn.engine.density_plan import circuit_key
+    from qiskit_unlearn.engine.estimator import observable_key
+
+    key = (circuit_key(circuit), tuple(observable_key(o) for o in observables), name, level,
+           seed)
+
+    def make() -> tuple:
+        device = fake_backend(name)
+        isa, isa_observables = to_isa(circuit, observables, device, optimization_level=level,
+                                      seed=seed)
+        small, small_observables, physical = compact(isa, isa_observables)
+        flips = readout_flips(model, device.num_qubits)
+        flips = {i: flips[p] for i, p in enumerate(physical) if p in flips}
+        return (small, list(circuit.parameters), small_observables, physical,
+                layout_info(isa, device), flips)
+
+    small, params, small_observables, physical, layout, flips = \
+        _DEVICE_CIRCUITS.get_or_make(key, make)
+    mapping = dict(zip(params, circuit.parameters, strict=True))
+    return (small.assign_parameters(mapping), list(small_observables), list(physical),
+            dict(layout), dict(flips))
+
+
 @register_backend("noisy")
 def noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
                   options: dict[str, Any]) -> QNNParts:
@@ -112,15 +149,11 @@ def noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
                             "memory_limit": limit}
     physical = None
     if rates.get("device") is not None:
-        device = fake_backend(rates["device"])
         level = check_int("optimization_level", options.get("optimization_level", 2), low=0,
                           high=3)
-        isa, isa_observables = to_isa(circuit, observables, device, optimization_level=level,
-                                      seed=seed)
-        circuit, observables, physical = compact(isa, isa_observables)
-        info.update(layout_info(isa, device), simulated_qubits=physical)
-        flips = readout_flips(model, device.num_qubits)
-        flips = {i: flips[p] for i, p in enumerate(physical) if p in flips}
+        circuit, observables, physical, layout, flips = _on_device(
+            circuit, observables, rates["device"], model, level, seed)
+        info.update(layout, simulated_qubits=physical)
     else:
         if "optimization_level" in options:
             raise BackendError("option 'optimization_level' applies to device noise only "
@@ -137,9 +170,11 @@ def noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
     info["readout_error"] = None if not flips else \
         "mitigated (inverted exactly)" if mitigate_readout else "folded into the observables"
     factors, fit = _mitigation(options, rates)
+    scales = factors or [1.0]
     models = [build_noise_model(**scaled_rates(rates, c)) for c in factors] or [model]
-    estimators = [DensityMatrixEstimator(m, physical=physical, memory_limit=limit)
-                  for m in models]
+    keys = [canonical(scaled_rates(rates, c)) if rates else None for c in scales]
+    estimators = [DensityMatrixEstimator(m, physical=physical, memory_limit=limit, noise_key=k)
+                  for m, k in zip(models, keys, strict=True)]
     for estimator in estimators:
         program = estimator.program(circuit)  # plans it: unsupported noise fails here
         program.footprint(1, 2).max_rows(limit)  # one reverse-sweep row must fit

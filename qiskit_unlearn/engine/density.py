@@ -22,73 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from qiskit.circuit import QuantumCircuit
-from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_unlearn.engine.density_kernels import apply_block, block_layout, cross_block
 from qiskit_unlearn.engine.density_plan import DensityPlan, plan_density
 from qiskit_unlearn.engine.memory import AMPLITUDE, Footprint, default_memory_limit
-
-_PAULI_INDEX = {(False, False): 0, (True, False): 1, (True, True): 2, (False, True): 3}
-
-
-class DensityObservables:
-    """Observables as sparse real functionals of the Pauli coefficients: ``⟨O⟩ = Σ o_P r_P``."""
-
-    def __init__(self, observables: list[SparsePauliOp], num_qubits: int) -> None:
-        self.num_qubits = num_qubits
-        self.num_observables = len(observables)
-        self.entries: list[tuple[np.ndarray, np.ndarray]] = []
-        for o, obs in enumerate(observables):
-            obs = obs.simplify(atol=0)
-            coeffs = obs.coeffs * (-1j) ** obs.paulis.phase
-            if np.abs(coeffs.imag).max(initial=0.0) > 1e-12:
-                raise ValueError(f"observable {o} is not Hermitian (complex Pauli coefficients); "
-                                 "expectation values of a QNN must be real")
-            index = np.array([sum(_PAULI_INDEX[(bool(xq), bool(zq))] << (2 * q)
-                                  for q, (xq, zq) in enumerate(zip(x, z, strict=True)))
-                              for x, z in zip(obs.paulis.x, obs.paulis.z, strict=True)],
-                             dtype=np.int64)
-            self.entries.append((index, coeffs.real.copy()))
-
-    def expectations(self, state: np.ndarray) -> np.ndarray:
-        """``(S, O)`` expectation values of states ``(S, 1, 4ⁿ)``."""
-        out = np.empty((state.shape[0], self.num_observables))
-        for o, (index, values) in enumerate(self.entries):
-            out[:, o] = state[:, 0, index] @ values
-        return out
-
-    def costates(self, weights: np.ndarray) -> np.ndarray:
-        """``λ[s, r] = Σₒ weights[s, r, o] oₒ``: shape ``(S, R, 4ⁿ)``."""
-        s, r, _ = weights.shape
-        lam = np.zeros((s, r, 1 << (2 * self.num_qubits)))
-        for o, (index, values) in enumerate(self.entries):
-            np.add.at(lam, (slice(None), slice(None), index), weights[:, :, o, None] * values)
-        return lam
-
-
-_PAULIS = (np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]),
-           np.diag([1.0, -1.0]))
-_TRANSFORMS: dict[int, np.ndarray] = {}
-
-
-def pauli_transform(k: int) -> np.ndarray:
-    """``T`` with ``T @ vec(ρ) = (Tr(P ρ))_P`` on ``k`` qubits: rows by Pauli index
-    ``Σᵢ pᵢ 4ⁱ``, columns by ``row · 2ᵏ + col`` (``T⁻¹ = T† / 2ᵏ``)."""
-    if k not in _TRANSFORMS:
-        d = 4 ** k
-        t = np.empty((d, d), dtype=complex)
-        for index in range(d):
-            pauli = np.ones((1, 1))
-            for i in range(k):  # little endian: qubit 0 is the rightmost factor
-                pauli = np.kron(_PAULIS[(index >> (2 * i)) & 3], pauli)
-            t[index] = pauli.T.reshape(-1)  # Tr(P ρ) = Σ_rc P[c, r] ρ[r, c]
-        _TRANSFORMS[k] = t
-    return _TRANSFORMS[k]
-
-
-def _to_pauli(m: np.ndarray, k: int) -> np.ndarray:
-    t = pauli_transform(k)
-    return np.ascontiguousarray((t @ m @ t.conj().T).real / (1 << k))
+from qiskit_unlearn.engine.pauli_basis import DensityObservables, to_pauli
 
 
 @dataclass
@@ -120,12 +58,13 @@ class DensityProgram:
     """A circuit and its noise, planned once and evaluated for many parameter rows."""
 
     def __init__(self, circuit: QuantumCircuit, noise_model=None,
-                 physical: list[int] | None = None) -> None:
+                 physical: list[int] | None = None, plan: DensityPlan | None = None) -> None:
         self.circuit = circuit
-        self.plan: DensityPlan = plan_density(circuit, noise_model, physical)
+        self.plan: DensityPlan = plan or plan_density(circuit, noise_model, physical)
         self.num_qubits = circuit.num_qubits
         self.layouts = [block_layout(b.qubits) for b in self.plan.blocks]
         self._eig: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._tape: tuple | None = None  # the last forward's kept states (see expectations)
 
     @property
     def parameters(self) -> list:
@@ -169,9 +108,9 @@ class DensityProgram:
                                     else -1j * (suffixes[k] @ block.items[k][1] @ prefixes[k]),
                                     (angles.shape[0], *product.shape[1:])) for k in params], axis=1)
             k = len(block.qubits)
-            mat = _to_pauli(product, k)
+            mat = to_pauli(product, k)
             if derivs is not None:
-                derivs = _to_pauli(derivs, k)
+                derivs = to_pauli(derivs, k)
             bound.append(_Bound(mat, np.ascontiguousarray(np.swapaxes(mat, -1, -2)),
                                 derivs, block.angles, offsets, bits))
         return bound
@@ -234,10 +173,23 @@ class DensityProgram:
         return 1, 1  # pragma: no cover
 
     def expectations(self, values: np.ndarray, obs: DensityObservables,
-                     memory_limit: int | None = None) -> np.ndarray:
-        """``⟨Oₒ⟩`` for every row: ``(S, O)``, chunked under the memory limit."""
+                     memory_limit: int | None = None, keep: bool = False) -> np.ndarray:
+        """``⟨Oₒ⟩`` for every row: ``(S, O)``, chunked under the memory limit.
+
+        ``keep``: a reverse sweep of the same rows follows (a torch backward pass), so keep the
+        states entering every block for it — when they fit, which saves it a forward pass.
+        """
         values = self._values(values)
         limit = default_memory_limit() if memory_limit is None else memory_limit
+        self._tape = None
+        if keep and self._segment(len(values), limit, 1) == (len(values), len(self.plan.blocks)):
+            angles, _ = self.plan.angles.evaluate(values)
+            bound = self.bind(angles, True)
+            state, states = self._run(bound, self._initial(len(values)), 0, len(bound),
+                                      keep=set(range(len(bound))))
+            evs = obs.expectations(state)
+            self._tape = (values.tobytes() + repr(values.shape).encode(), bound, states, evs)
+            return evs
         size = max(1, min(len(values), self.footprint(0, 0).max_rows(limit)))
         out = np.empty((len(values), obs.num_observables))
         for start in range(0, len(values), size):
@@ -259,6 +211,12 @@ class DensityProgram:
         values = self._values(values)
         limit = default_memory_limit() if memory_limit is None else memory_limit
         reps = 1 if weights is not None else obs.num_observables
+        tape, self._tape = self._tape, None
+        if tape is not None and tape[0] == values.tobytes() + repr(values.shape).encode() and \
+                tape[3].shape[1] == obs.num_observables and weights is not None:
+            w = np.asarray(weights, dtype=float)[:, None, :]
+            evs, grads = self._reverse_chunk(values, obs, w, len(tape[1]), tape[1:])
+            return evs, grads[:, 0]
         size, segment = self._segment(len(values), limit, reps)
         grads = np.empty((len(values), reps, self.plan.num_parameters))
         evs = np.empty((len(values), obs.num_observables))
@@ -271,16 +229,23 @@ class DensityProgram:
         return evs, (grads[:, 0] if weights is not None else grads)
 
     def _reverse_chunk(self, values: np.ndarray, obs: DensityObservables, weights: np.ndarray,
-                       segment: int) -> tuple[np.ndarray, np.ndarray]:
+                       segment: int, taped: tuple | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """One chunk's sweep; ``taped`` = (bound blocks, states entering each, values) of a
+        forward pass kept by :meth:`expectations` (``keep=True``) for exactly these rows."""
         angles, angle_jac = self.plan.angles.evaluate(values)
-        bound = self.bind(angles, True)
+        if taped is not None:
+            bound, checkpoints, evs = taped
+        else:
+            bound = self.bind(angles, True)
         blocks = len(bound)
         starts = list(range(0, blocks, segment))
-        final, checkpoints = self._run(bound, self._initial(len(values)), 0, blocks,
-                                       keep=set(range(blocks)) if segment >= blocks
-                                       else set(starts))
-        evs = obs.expectations(final)
-        del final
+        if taped is None:
+            final, checkpoints = self._run(bound, self._initial(len(values)), 0, blocks,
+                                           keep=set(range(blocks)) if segment >= blocks
+                                           else set(starts))
+            evs = obs.expectations(final)
+            del final
         lam = obs.costates(weights)
         grads = np.zeros((len(values), lam.shape[1], self.plan.angles.num_angles))
         for seg_start in reversed(starts):

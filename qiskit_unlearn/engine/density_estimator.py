@@ -26,6 +26,7 @@ from qiskit_machine_learning.algorithm_job import AlgorithmJob
 from qiskit_machine_learning.gradients import BaseEstimatorGradient, EstimatorGradientResult
 
 from qiskit_unlearn.engine.density import DensityObservables, DensityProgram
+from qiskit_unlearn.engine.density_plan import circuit_key, plan_density
 from qiskit_unlearn.engine.estimator import _LRU, observable_key
 from qiskit_unlearn.engine.gradient import _unique_rows
 from qiskit_unlearn.engine.memory import default_memory_limit, parse_memory_limit
@@ -33,6 +34,8 @@ from qiskit_unlearn.gradients.batched_param_shift import validate_gradient_argum
 
 #: Default bytes one density-matrix batch may use (rows beyond it are simulated in chunks).
 WORKING_SET = 2 << 30
+#: Plans shared between structurally equal circuits under the same noise (see ``program``).
+_PLANS = _LRU(32)
 
 
 def _sparse(key: tuple) -> SparsePauliOp:
@@ -54,8 +57,9 @@ class DensityMatrixEstimator(BaseEstimatorV2):
 
     def __init__(self, noise_model=None, *, physical: Sequence[int] | None = None,
                  memory_limit: int | str | None = None, default_precision: float = 0.0,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, noise_key: str | None = None) -> None:
         self.noise_model = noise_model
+        self.noise_key = noise_key
         self.physical = None if physical is None else [int(q) for q in physical]
         self.memory_limit = parse_memory_limit(memory_limit) if memory_limit is not None \
             else min(default_memory_limit(), WORKING_SET)
@@ -63,17 +67,32 @@ class DensityMatrixEstimator(BaseEstimatorV2):
         self._rng = np.random.default_rng(seed)
         self._programs = _LRU(16)
         self._observables = _LRU(64)
+        #: Set right before a forward pass whose reverse sweep (a torch backward pass) follows:
+        #: the forward then keeps its states for it (:meth:`DensityProgram.expectations`).
+        self.expect_reverse = False
 
     @property
     def default_precision(self) -> float:
         return self._default_precision
 
     def program(self, circuit: QuantumCircuit) -> DensityProgram:
-        """The plan of ``circuit`` under this noise (cached per circuit object)."""
+        """The program of ``circuit`` under this noise (cached per circuit object).
+
+        With a ``noise_key`` (a description of the noise that fixes it, given by the backend),
+        the plan is also shared with every structurally equal circuit under the same noise:
+        each copy of a model rebuilds its circuit, and planning is the costly part of that.
+        """
         key = (id(circuit), len(circuit.data), circuit.num_parameters)
-        entry = self._programs.get_or_make(key, lambda: (circuit, DensityProgram(
-            circuit, self.noise_model, self.physical)))
-        return entry[1]
+
+        def make() -> tuple[QuantumCircuit, DensityProgram]:
+            plan = None
+            if self.noise_key is not None:
+                shared = (self.noise_key, circuit_key(circuit), tuple(self.physical or ()))
+                plan = _PLANS.get_or_make(shared, lambda: plan_density(
+                    circuit, self.noise_model, self.physical))
+            return circuit, DensityProgram(circuit, self.noise_model, self.physical, plan)
+
+        return self._programs.get_or_make(key, make)[1]
 
     def observables(self, keys: Sequence[tuple], num_qubits: int) -> DensityObservables:
         return self._observables.get_or_make(tuple(keys), lambda: DensityObservables(
@@ -94,6 +113,7 @@ class DensityMatrixEstimator(BaseEstimatorV2):
     def _run(self, pubs: list[EstimatorPub]) -> PrimitiveResult[PubResult]:
         from qiskit_unlearn.engine.estimator import _observable_index
 
+        keep, self.expect_reverse = self.expect_reverse, False
         flats, indices, groups = [], [], {}
         for i, pub in enumerate(pubs):
             values = pub.parameter_values.as_array(pub.circuit.parameters)
@@ -112,7 +132,7 @@ class DensityMatrixEstimator(BaseEstimatorV2):
             circuit = pubs[members[0]].circuit
             table = self.observables(list(union), circuit.num_qubits)
             evs_all = self.program(circuit).expectations(flats[members[0]][0], table,
-                                                         self.memory_limit)
+                                                         self.memory_limit, keep=keep)
             for i in members:
                 evs_of[i] = evs_all[:, [union[key] for key in indices[i][0]]]
         return PrimitiveResult([self._result(pub, evs_of[i], flats[i][1], indices[i][1])

@@ -154,6 +154,22 @@ class _Builder:
         return self.blocks
 
 
+def circuit_key(circuit: QuantumCircuit) -> tuple:
+    """A hashable description of a circuit's structure: every instruction's name, qubits and
+    parameters (expressions as text, matrices by their bytes) and the parameter order.
+
+    Circuits with equal keys plan to the same blocks, so a plan can be shared between the many
+    copies of a model (every clone of a model rebuilds its circuit).
+    """
+    def param(p) -> str:
+        return p.tobytes().hex() if isinstance(p, np.ndarray) else repr(p)
+
+    return (circuit.num_qubits,
+            tuple((inst.operation.name, tuple(circuit.find_bit(q).index for q in inst.qubits),
+                   tuple(param(p) for p in inst.operation.params)) for inst in circuit.data),
+            tuple(p.name for p in circuit.parameters))
+
+
 def plan_density(circuit: QuantumCircuit, noise_model=None, physical: list[int] | None = None
                  ) -> DensityPlan:
     """Blocks of ``circuit`` under ``noise_model`` (errors looked up on ``physical[q]`` for

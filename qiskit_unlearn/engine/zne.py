@@ -41,6 +41,7 @@ class ZNEEstimator(BaseEstimatorV2):
         self.factors = [float(f) for f in factors]
         self.fit = fit
         self.weights = extrapolation_weights(self.factors, fit)
+        self.expect_reverse = False  # passed on to every factor's estimator (see run)
 
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
             ) -> PrimitiveJob[PrimitiveResult[PubResult]]:
@@ -50,6 +51,10 @@ class ZNEEstimator(BaseEstimatorV2):
         return job
 
     def _run(self, pubs: list, precision: float | None) -> PrimitiveResult[PubResult]:
+        keep, self.expect_reverse = self.expect_reverse, False
+        for estimator in self.estimators:
+            if hasattr(estimator, "expect_reverse"):
+                estimator.expect_reverse = keep
         results = [list(e.run(pubs, precision=precision).result()) for e in self.estimators]
         out = []
         for i in range(len(pubs)):

@@ -3,7 +3,8 @@
 ``mitigation = ["zne", "readout", "zne+readout"]`` in ``[sweep]`` adds, for every exact noisy
 setting evaluated under noise (placements ``eval`` and ``both``), a run evaluated on the
 mitigated backend: zero-noise extrapolation over the gate noise scaled exactly by
-``zne_factors`` (Richardson or linear ``zne_fit``), and/or readout error inverted exactly.
+``zne_factors`` (Richardson or linear ``zne_fit``; rate-based noise only, a device's noise
+model cannot be stretched exactly), and/or readout error inverted exactly (devices too).
 Models are trained exactly as in the unmitigated run (``both``: on the unmitigated noisy
 backend), so they are shared with it and only evaluation is repeated. Mitigated runs appear at
 placement ``<where>+<mitigation>`` (e.g. ``eval+zne``), so the sweep's comparison figures draw
@@ -66,11 +67,12 @@ def mitigated_runs(runs: list[Run], sweep: dict[str, Any]) -> list[Run]:
         gate, readout = MITIGATIONS[name]
         for run in runs:
             backend = run.setting.backend or {}
-            if run.where not in ("eval", "both") or backend.get("name") != "noisy" or \
-                    backend.get("device") is not None:
+            if run.where not in ("eval", "both") or backend.get("name") != "noisy":
                 continue
-            has_gate = any(k in backend for k in _GATE_NOISE)
-            if (gate and not has_gate) or (readout and "readout_error" not in backend):
+            device = backend.get("device") is not None  # its readout errors can be inverted,
+            has_gate = any(k in backend for k in _GATE_NOISE)  # its gate noise not stretched
+            if (gate and (device or not has_gate)) or \
+                    (readout and not (device or "readout_error" in backend)):
                 continue
             setting = dataclasses.replace(run.setting, mitigation=name,
                                           mitigation_options=_options(name, sweep))

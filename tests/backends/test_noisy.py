@@ -142,3 +142,23 @@ def test_device_noise_runs_on_the_device_isa_circuit():
     qnn, _, _, _ = _pair(device="manila")
     assert set(qnn.circuit.count_ops()) <= {"rz", "sx", "x", "cx"}  # manila's basis
     assert qnn.backend_info["device"] == "fake_manila"
+
+
+def test_a_torch_backward_pass_reuses_the_states_of_its_forward_pass():
+    ours, _, x, w = _pair(**RATES)
+    connector = VJPConnector(ours, initial_weights=w)
+    program = ours.estimator.program(ours._circuit)
+    xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    out = connector(xt)
+    assert program._tape is not None  # kept for the backward pass
+    upstream = torch.arange(out.numel(), dtype=torch.float32).reshape(out.shape)
+    (out * upstream).sum().backward()
+    assert program._tape is None  # used once, then released
+    gi, gw = ours.backward(xt.detach().numpy(), connector.weight.detach().numpy())
+    np.testing.assert_allclose(connector.weight.grad.numpy(),
+                               np.einsum("so,sop->p", upstream.numpy(), gw), atol=1e-5)
+    np.testing.assert_allclose(xt.grad.numpy(), np.einsum("so,sop->sp", upstream.numpy(), gi),
+                               atol=1e-5)
+    with torch.no_grad():
+        connector(xt)
+    assert program._tape is None  # evaluation keeps nothing

@@ -142,10 +142,11 @@ def test_mitigation_adds_mitigated_twins_of_the_noisy_evaluations():
                             "mitigation": ["zne", "readout"], "zne_factors": [3, 1, 2]})
     assert sweep["zne_factors"] == [1.0, 2.0, 3.0] and validate_sweep(sweep) == sweep
     runs = {r.path: r for r in expand_sweep(sweep)}
-    # ZNE for gate noise, readout mitigation for readout error; never for device models
+    # ZNE for rate-based gate noise, readout mitigation for readout error (devices included)
     assert {p for p in runs if "+" in p} == {
         "eval+zne/depolarizing-0.01", "both+zne/depolarizing-0.01",
-        "eval+readout/readout-0.05", "both+readout/readout-0.05"}
+        "eval+readout/readout-0.05", "both+readout/readout-0.05",
+        "eval+readout/device-manila", "both+readout/device-manila"}
     zne = runs["eval+zne/depolarizing-0.01"]
     assert zne.columns["noise_where"] == "eval+zne" and zne.columns["mitigation"] == "zne"
     assert runs["eval/depolarizing-0.01"].columns["mitigation"] == ""
