@@ -79,13 +79,60 @@ def _cross(rho, lam, offsets, bits, out):  # pragma: no cover - compiled
             out[s, r] = acc
 
 
+@nb.njit(cache=True, nogil=True)
+def _apply_small(x, m, offsets, bits, y):  # pragma: no cover - compiled
+    rows, reps, dim = x.shape
+    d = offsets.shape[0]
+    groups = dim >> bits.shape[0]
+    step = 0 if m.shape[0] == 1 else 1
+    buf = np.empty(d, dtype=x.dtype)
+    for s in range(rows):
+        mm = m[s * step]
+        for r in range(reps):
+            for t in range(groups):
+                base = _deposit(t, bits)
+                for a in range(d):
+                    buf[a] = x[s, r, base + offsets[a]]
+                for a in range(d):
+                    acc = mm[a, 0] * buf[0]
+                    for b in range(1, d):
+                        acc += mm[a, b] * buf[b]
+                    y[s, r, base + offsets[a]] = acc
+
+
+@nb.njit(cache=True, nogil=True)
+def _cross_small(rho, lam, offsets, bits, out):  # pragma: no cover - compiled
+    rows, reps, dim = lam.shape
+    d = offsets.shape[0]
+    groups = dim >> bits.shape[0]
+    pb = np.empty(d, dtype=rho.dtype)
+    for s in range(rows):
+        for r in range(reps):
+            acc = np.zeros((d, d), dtype=out.dtype)
+            for t in range(groups):
+                base = _deposit(t, bits)
+                for b in range(d):
+                    pb[b] = rho[s, 0, base + offsets[b]]
+                for a in range(d):
+                    la = lam[s, r, base + offsets[a]]
+                    for b in range(d):
+                        acc[b, a] += pb[b] * la
+            out[s, r] = acc
+
+
+#: Below this many entries (rows × repetitions × 4ⁿ) a block runs on one thread with plain
+#: loops: for small states (4 qubits: 256 entries a row) thread start-up and BLAS calls would
+#: cost more than the arithmetic.
+_SMALL = 1 << 16
+
+
 def apply_block(x: np.ndarray, m: np.ndarray, offsets: np.ndarray, bits: np.ndarray,
                 out: np.ndarray | None = None) -> np.ndarray:
     """``m[s]`` (on the block's bits) applied to every ``x[s, r]``, written to ``out`` (in
     place when ``out`` is ``None``; a new state costs no extra pass, unlike a copy). ``x`` is
     ``(S, R, D)``; ``m`` is ``(S, d, d)`` or ``(1, d, d)`` (one matrix for every row)."""
     out = x if out is None else out
-    _apply(x, m, offsets, bits, out)
+    (_apply_small if x.size < _SMALL else _apply)(x, m, offsets, bits, out)
     return out
 
 
@@ -96,7 +143,7 @@ def cross_block(rho: np.ndarray, lam: np.ndarray, offsets: np.ndarray, bits: np.
     With it, ``λᵀ M ρ = Tr(M · out)`` for any local matrix ``M`` of the block: every angle
     derivative of a block comes from this one pass.
     """
-    _cross(rho, lam, offsets, bits, out)
+    (_cross_small if lam.size < _SMALL else _cross)(rho, lam, offsets, bits, out)
 
 
 def block_layout(qubits: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
