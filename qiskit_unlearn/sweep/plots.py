@@ -13,6 +13,7 @@ import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -52,6 +53,14 @@ KIND_TEXT = {"depolarizing": ("Depolarizing noise", "2-qubit depolarizing rate")
              "shots": ("Shot noise", "shots; spacing ∝ 1/√shots")}
 COMPARE_METRICS = ("forget_accuracy", "test_accuracy", "mia_auc", "js_test", "js_retain")
 LINESTYLES = {"eval": "-", "both": "--", "train": ":"}
+MITIGATION_STYLES = {"zne": "-.", "readout": ":", "zne+readout": (0, (5, 1, 1, 1, 1, 1))}
+
+
+def linestyle_of(where: str) -> Any:
+    """A placement's line style; mitigated placements by their mitigation (a mitigation
+    figure shows one base placement, so those styles do not collide)."""
+    base, _, mitigation = where.partition("+")
+    return MITIGATION_STYLES.get(mitigation, "-.") if mitigation else LINESTYLES.get(base, "-")
 SECTION = "Noise"
 
 
@@ -216,10 +225,17 @@ def _panel_axes(ax: Axes, kind: str, levels: Sequence[float], metric: str, chanc
 
 
 def compare_figure(summary: Summary, kind: str, styles: Styles, plots_dir: Path,
-                   chance: float | None = None) -> Plot | None:
-    """One family at every placement it was run at, on shared axes (line style = placement):
-    does noise act differently when the model is trained and unlearned under it?"""
-    wheres = [w for w in placements(summary) if kind in line_kinds(summary, w)]
+                   chance: float | None = None, base: str | None = None) -> Plot | None:
+    """One family at several placements on shared axes (line style = placement).
+
+    Without ``base``: the unmitigated placements (eval, both, train) — does noise act
+    differently when the model is trained and unlearned under it? With ``base``: that
+    placement and its mitigated twins (``eval``, ``eval+zne``, …) — does mitigation bring the
+    metrics back to the exact reference (level 0)?
+    """
+    wheres = [w for w in placements(summary) if kind in line_kinds(summary, w)
+              and (("+" not in w) if base is None else (w == base or
+                                                        w.startswith(f"{base}+")))]
     metrics = [m for m in _metrics(summary) if m in COMPARE_METRICS]
     if len(wheres) < 2 or not metrics:
         return None
@@ -234,19 +250,29 @@ def compare_figure(summary: Summary, kind: str, styles: Styles, plots_dir: Path,
             ax = axes[r, c]
             for w in wheres:
                 _lines(ax, per_where[w], labels, scenario, metric, styles,
-                       linestyle=LINESTYLES.get(w, "-"), band=False)
+                       linestyle=linestyle_of(w), band=False)
             _panel_axes(ax, kind, levels, metric, chance, bottom=r == len(metrics) - 1)
-    extra = [(Line2D([], [], color="0.3", linestyle=LINESTYLES.get(w, "-")), f"noise: {w}")
+    extra = [(Line2D([], [], color="0.3", linestyle=linestyle_of(w)), f"noise: {w}")
              for w in wheres]
     _finish(fig, axes, labels, styles, scenarios, metrics, chance, line=True, extra=extra)
     title = KIND_TEXT.get(kind, (f"{kind} noise",))[0]
-    _title(fig, f"{title}: where the noise acts ({', '.join(wheres)}; means over seeds)")
-    name = f"compare_{kind}.png"
+    if base is None:
+        _title(fig, f"{title}: where the noise acts ({', '.join(wheres)}; means over seeds)")
+        name = f"compare_{kind}.png"
+        caption = (f"{title} at each placement on shared axes (solid: eval, dashed: both, "
+                   "dotted: train; means over seeds, bands omitted): the gap between line "
+                   "styles is the effect of training and unlearning under the noise.")
+        heading = f"{title}: eval vs both/train"
+    else:
+        _title(fig, f"{title}: mitigation ({', '.join(wheres)}; means over seeds)")
+        name = f"mitigation_{base}_{kind}.png"
+        caption = (f"{title} with {where_text(base)}, unmitigated (solid) and mitigated "
+                   "(dash-dot: zero-noise extrapolation, dotted: readout mitigation); a "
+                   "mitigated line back at its level-0 value means mitigation undid the "
+                   "noise's effect on that metric.")
+        heading = f"{title}: mitigation ({base})"
     fig.savefig(plots_dir / name, dpi=DPI)
-    caption = (f"{title} at each placement on shared axes (solid: eval, dashed: both, dotted: "
-               "train; means over seeds, bands omitted): the gap between line styles is the "
-               "effect of training and unlearning under the noise.")
-    return Plot(f"{plots_dir.name}/{name}", SECTION, f"{title}: eval vs both/train", caption)
+    return Plot(f"{plots_dir.name}/{name}", SECTION, heading, caption)
 
 
 def bar_figure(summary: Summary, where: str, styles: Styles, plots_dir: Path,
@@ -310,4 +336,7 @@ def write_sweep_plots(out_dir: Path, summary: Summary, chance: float | None = No
             out.append(bar_figure(summary, where, styles, plots_dir, chance))
         kinds = dict.fromkeys(k for w in placements(summary) for k in line_kinds(summary, w))
         out += [compare_figure(summary, kind, styles, plots_dir, chance) for kind in kinds]
+        bases = dict.fromkeys(w.partition("+")[0] for w in placements(summary) if "+" in w)
+        out += [compare_figure(summary, kind, styles, plots_dir, chance, base)
+                for base in bases for kind in kinds]
     return [p for p in out if p is not None]
