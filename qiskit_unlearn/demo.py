@@ -1,9 +1,9 @@
 """``qunlearn demo``: train the 4-qubit HQML hybrid on Iris in well under a minute.
 
 A smoke test a newcomer can run offline: scikit-learn's bundled Iris data, features scaled to
-[-π, π] on the training split only, the HQML ansatz through ``make_qnn`` + ``TorchConnector``
-and a linear head, Adam with the best epoch chosen on a validation split. It proves the
-installation works and shows the speed of the chosen backend.
+[-π, π] on the training split only, the HQML ansatz through ``make_qnn`` + ``VJPConnector``
+(a ``TorchConnector``) and a linear head, Adam with the best epoch chosen on a validation
+split. It proves the installation works and shows the speed of the chosen backend.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ def train_iris(backend: str = "statevector", epochs: int = 30, seed: int = 0,
                **backend_options: Any) -> dict[str, Any]:
     """Train and evaluate; returns accuracies, the best epoch and timings."""
     import torch  # here, not at the top: 'qunlearn demo --help' should not load torch
-    from qiskit_machine_learning.connectors import TorchConnector
     from tqdm import tqdm
 
     from qiskit_unlearn.ansatz import hqml_ansatz, z_observables
     from qiskit_unlearn.qnn import make_qnn
+    from qiskit_unlearn.vjp import connector_for
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -50,7 +50,7 @@ def train_iris(backend: str = "statevector", epochs: int = 30, seed: int = 0,
                    weight_params=ansatz.weight_params, observables=z_observables(4),
                    backend=backend, **backend_options)
     model = torch.nn.Sequential(
-        TorchConnector(qnn, initial_weights=rng.uniform(-np.pi, np.pi, ansatz.num_weights)),
+        connector_for(qnn, rng.uniform(-np.pi, np.pi, ansatz.num_weights)),
         torch.nn.Linear(4, 3))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     tensors = {k: (torch.tensor(a, dtype=torch.float64).float(), torch.tensor(b))

@@ -97,3 +97,12 @@ class VJPConnector(TorchConnector):
         backward_follows = torch.is_grad_enabled() and (input_.requires_grad
                                                         or self.weight.requires_grad)
         return _VJPFunction.apply(input_, self.weight, self.neural_network, backward_follows)
+
+
+def connector_for(qnn: Any, initial_weights: Any = None) -> TorchConnector:
+    """The connector a QNN should run in: :class:`VJPConnector` when it offers a
+    vector–Jacobian product (``make_qnn`` on ``statevector`` and ``noisy``), else a plain
+    ``TorchConnector``. Everything the toolkit builds goes through here."""
+    if isinstance(qnn, VJPEstimatorQNN):
+        return VJPConnector(qnn, initial_weights=initial_weights)
+    return TorchConnector(qnn, initial_weights=initial_weights)

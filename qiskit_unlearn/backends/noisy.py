@@ -9,10 +9,14 @@ noisy circuits per parameter and sample of parameter shift on Aer.
 
 With ``device``, the circuit is transpiled to the device's ISA like ``ibm`` / ``fake:`` and
 cut to the qubits it uses, with the device's errors looked up on those physical qubits, so a
-small model runs exactly under the noise of a 27- or 127-qubit device. Readout error is folded
-into the observables (as ``aer-noisy`` does in exact mode). Noise the engine cannot simulate
-exactly (non-local errors, errors on instructions it skips, correlated readout) is an error,
-never dropped.
+small model runs exactly under the noise of a 27- or 127-qubit device. Routing a ring of 8
+qubits on a heavy-hex device borrows ancillas (12 qubits for an 8-qubit ring on guadalupe: a
+density matrix 256 times larger), so by default (``routing="compact"``) the circuit is routed
+within a connected set of as many physical qubits as it has, grown from the transpiler's own
+choice; ``routing="device"`` keeps the device-wide routing that ``fake:`` runs. Readout error
+is folded into the observables (as ``aer-noisy`` does in exact mode). Noise the engine cannot
+simulate exactly (non-local errors, errors on instructions it skips, correlated readout) is an
+error, never dropped.
 """
 
 from __future__ import annotations
@@ -48,8 +52,10 @@ from qiskit_unlearn.engine.memory import default_memory_limit
 from qiskit_unlearn.storage import canonical
 
 NOISY_OPTIONS: tuple[str, ...] = (*NOISE_OPTIONS, "noise_model", "memory_limit", "seed",
-                                  "optimization_level", "zne_factors", "zne_fit",
+                                  "optimization_level", "routing", "zne_factors", "zne_fit",
                                   "mitigate_readout")
+#: ``routing`` values: within as many physical qubits as the circuit has, or device-wide.
+ROUTINGS = ("compact", "device")
 
 
 def scaled_rates(rates: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -95,8 +101,48 @@ def _mitigation(options: dict[str, Any], rates: dict[str, Any]) -> tuple[list[fl
 _DEVICE_CIRCUITS = _LRU(16)
 
 
+def _connected_subset(device: Any, start: list[int], size: int) -> list[int]:
+    """``size`` physical qubits connected on the device's coupling graph: breadth-first from
+    the transpiler's first layout qubit, visiting the qubits it chose first."""
+    graph = device.coupling_map.graph.to_undirected(multigraph=False)
+    preferred = set(start)
+    seen, queue = [start[0]], [start[0]]
+    while queue and len(seen) < size:
+        node = queue.pop(0)
+        for nxt in sorted(graph.neighbors(node), key=lambda q: (q not in preferred, q)):
+            if nxt not in seen and len(seen) < size:
+                seen.append(nxt)
+                queue.append(nxt)
+    return sorted(seen)
+
+
+def _route_compact(circuit: QuantumCircuit, observables: list[SparsePauliOp], device: Any,
+                   isa: QuantumCircuit, level: int, seed: int | None) -> tuple:
+    """Re-route ``circuit`` inside a connected set of ``circuit.num_qubits`` physical qubits:
+    the cut circuit, its observables, the physical qubits and the layout facts."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    chosen = isa.layout.initial_index_layout(filter_ancillas=True)
+    subset = _connected_subset(device, chosen, circuit.num_qubits)
+    manager = generate_preset_pass_manager(
+        optimization_level=level, basis_gates=list(device.operation_names),
+        coupling_map=device.coupling_map.reduce(subset),
+        seed_transpiler=0 if seed is None else seed)
+    routed = manager.run(circuit)
+    routed_observables = [obs.apply_layout(routed.layout) for obs in observables]
+    small, small_observables, active = compact(routed, routed_observables)
+    physical = [subset[a] for a in active]
+    layout = {"device": device.name, "num_physical_qubits": device.num_qubits,
+              "routing": "compact",
+              "layout": [subset[i] for i in routed.layout.initial_index_layout(
+                  filter_ancillas=True)],
+              "final_layout": [subset[i] for i in routed.layout.final_index_layout(
+                  filter_ancillas=True)]}
+    return small, small_observables, physical, layout
+
+
 def _on_device(circuit: QuantumCircuit, observables: list[SparsePauliOp], name: str,
-               model: Any, level: int, seed: int | None) -> tuple:
+               model: Any, level: int, seed: int | None, routing: str) -> tuple:
     """The circuit transpiled to the device's ISA and cut to the qubits it uses, its
     observables, those physical qubits, the layout facts and their readout flips.
 
@@ -108,17 +154,20 @@ def _on_device(circuit: QuantumCircuit, observables: list[SparsePauliOp], name: 
     from qiskit_unlearn.engine.estimator import observable_key
 
     key = (circuit_key(circuit), tuple(observable_key(o) for o in observables), name, level,
-           seed)
+           seed, routing)
 
     def make() -> tuple:
         device = fake_backend(name)
         isa, isa_observables = to_isa(circuit, observables, device, optimization_level=level,
                                       seed=seed)
         small, small_observables, physical = compact(isa, isa_observables)
+        layout = {**layout_info(isa, device), "routing": routing}
+        if routing == "compact" and len(physical) > circuit.num_qubits:
+            small, small_observables, physical, layout = _route_compact(
+                circuit, observables, device, isa, level, seed)
         flips = readout_flips(model, device.num_qubits)
         flips = {i: flips[p] for i, p in enumerate(physical) if p in flips}
-        return (small, list(circuit.parameters), small_observables, physical,
-                layout_info(isa, device), flips)
+        return small, list(circuit.parameters), small_observables, physical, layout, flips
 
     small, params, small_observables, physical, layout, flips = \
         _DEVICE_CIRCUITS.get_or_make(key, make)
@@ -151,13 +200,19 @@ def noisy_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
     if rates.get("device") is not None:
         level = check_int("optimization_level", options.get("optimization_level", 2), low=0,
                           high=3)
+        routing = options.get("routing", "compact")
+        if routing not in ROUTINGS:
+            raise BackendError(f"option 'routing' must be one of {list(ROUTINGS)} (compact: "
+                               "route within as many physical qubits as the circuit has; "
+                               f"device: device-wide, ancillas allowed), got {routing!r}")
         circuit, observables, physical, layout, flips = _on_device(
-            circuit, observables, rates["device"], model, level, seed)
+            circuit, observables, rates["device"], model, level, seed, routing)
         info.update(layout, simulated_qubits=physical)
     else:
-        if "optimization_level" in options:
-            raise BackendError("option 'optimization_level' applies to device noise only "
-                               "(device=...)")
+        for key in ("optimization_level", "routing"):
+            if key in options:
+                raise BackendError(f"option '{key}' applies to device noise only "
+                                   "(device=...)")
         circuit = transpile(circuit, basis_gates=model.basis_gates, optimization_level=0,
                             seed_transpiler=0 if seed is None else seed)
         flips = readout_flips(model, circuit.num_qubits)

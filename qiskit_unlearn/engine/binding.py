@@ -92,17 +92,37 @@ def _bind_blocks(ops: list[Block1Q], angles: np.ndarray) -> list[Bound]:
     return bound
 
 
-def bind(compiled: CompiledCircuit, angles: np.ndarray, groups: list[list[int]]
-         ) -> list[Bound]:
+#: Default amplitude type (double precision).
+DOUBLE = np.dtype(np.complex128)
+
+
+def _as(x: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+    return None if x is None else np.asarray(x, dtype=dtype)
+
+
+def _phases(angle: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``exp(-i·angle)`` written straight into ``dtype`` (no complex128 temporary in single
+    precision)."""
+    phase = np.empty(angle.shape, dtype)
+    np.cos(angle, out=phase.real, casting="same_kind")
+    np.sin(angle, out=phase.imag, casting="same_kind")
+    np.negative(phase.imag, out=phase.imag)
+    return phase
+
+
+def bind(compiled: CompiledCircuit, angles: np.ndarray, groups: list[list[int]],
+         dtype: np.dtype = DOUBLE) -> list[Bound]:
     """Every op of ``compiled`` bound to ``angles (S, A)``; ``groups`` from :func:`block_groups`.
 
     Constant tables are shared, not copied: a parameterized diagonal run costs one
-    ``(rows, 2**n)`` phase buffer, everything else is small.
+    ``(rows, 2**n)`` phase buffer, everything else is small. Matrices and phases are in the
+    state's ``dtype``; generators stay float64/complex128 (they only meet reduced operators).
     """
     bound: list[Bound | None] = [None] * len(compiled.ops)
     for group in groups:
         blocks = _bind_blocks([compiled.ops[i] for i in group], angles)
         for i, b in zip(group, blocks, strict=True):
+            b.mat, b.inv = _as(b.mat, dtype), _as(b.inv, dtype)
             bound[i] = b
     for i, op in enumerate(compiled.ops):
         if isinstance(op, Block1Q):
@@ -113,12 +133,11 @@ def bind(compiled: CompiledCircuit, angles: np.ndarray, groups: list[list[int]]
                 cols = angles[:, op.angles]
                 if not _rows_vary(cols):
                     cols = cols[:1]
-                phase = np.multiply(cols @ op.hdiag, -1j)
-                np.exp(phase, out=phase)
+                phase = _phases(cols @ op.hdiag, dtype)
                 if op.fixed_phase is not None:
                     phase *= op.fixed_phase
             else:
-                phase = op.fixed_phase[None, :]
+                phase = _as(op.fixed_phase[None, :], dtype)
             h = op.hdiag.T if op.angles else None
             bound[i] = Bound(op, "diag", phase[:, None, :], None, h, op.angles)
         elif isinstance(op, Monomial):
@@ -132,5 +151,6 @@ def bind(compiled: CompiledCircuit, angles: np.ndarray, groups: list[list[int]]
                 rows = angles.shape[0] if _rows_vary(cols) else 1
                 m = op.gen.matrices(cols[:rows])
                 gens, ang = np.conj(op.gen.h), [op.angle]
-            bound[i] = Bound(op, "generic", m, np.conj(np.swapaxes(m, -1, -2)), gens, ang)
+            bound[i] = Bound(op, "generic", _as(m, dtype),
+                             _as(np.conj(np.swapaxes(m, -1, -2)), dtype), gens, ang)
     return bound

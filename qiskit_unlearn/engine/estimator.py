@@ -24,7 +24,7 @@ from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
 from qiskit_unlearn.engine.memory import Footprint, parse_memory_limit
 from qiskit_unlearn.engine.observables import PauliTable
-from qiskit_unlearn.engine.statevector import StatevectorProgram
+from qiskit_unlearn.engine.statevector import StatevectorProgram, state_dtype
 
 
 class _LRU(OrderedDict):
@@ -91,14 +91,17 @@ def table_for(keys: Sequence[tuple]) -> PauliTable:
 
 
 def check_memory(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
-                 memory_limit: int, *, adjoint: bool) -> Footprint:
+                 memory_limit: int, *, adjoint: bool, vjp: bool = False,
+                 float_precision: str = "double") -> Footprint:
     """Raise ``BackendError`` unless one parameter row of a forward pass (or, if ``adjoint``, an
-    adjoint gradient) of ``circuit`` for ``observables`` fits ``memory_limit`` bytes.
+    adjoint gradient; if ``vjp``, a vector–Jacobian product) of ``circuit`` for
+    ``observables`` fits ``memory_limit`` bytes.
 
     Only plans the circuit (instructions are checked too): nothing ``2**n``-sized is allocated.
     """
     table = PauliTable(list(observables), circuit.num_qubits)  # tables are built on first use
-    footprint = program_for(circuit).footprint(table, adjoint=adjoint)
+    footprint = program_for(circuit).footprint(table, adjoint=adjoint, vjp=vjp,
+                                               dtype=state_dtype(float_precision))
     footprint.max_rows(memory_limit)
     return footprint
 
@@ -123,14 +126,18 @@ class FastStatevectorEstimator(BaseEstimatorV2):
 
     ``memory_limit``: bytes or a size such as ``"8GiB"`` that one batch may use; ``None`` is
     75% of the available RAM (or ``$QUNLEARN_MEMORY_LIMIT``), read once here.
+    ``float_precision``: ``"double"`` (complex128 amplitudes, default) or ``"single"``
+    (complex64: half the memory and traffic, about 1e-6 relative error on expectations).
     """
 
     def __init__(self, *, default_precision: float = 0.0, seed: int | None = None,
-                 memory_limit: int | str | None = None):
+                 memory_limit: int | str | None = None, float_precision: str = "double"):
         self._default_precision = default_precision
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self.memory_limit = parse_memory_limit(memory_limit)
+        self.float_precision = float_precision
+        self.dtype = state_dtype(float_precision)
 
     @property
     def default_precision(self) -> float:
@@ -166,7 +173,7 @@ class FastStatevectorEstimator(BaseEstimatorV2):
                     union.setdefault(key, len(union))
             program = program_for(pubs[members[0]].circuit)
             evs_all = program.expectations(flats[members[0]][0], table_for(list(union)),
-                                           self.memory_limit)
+                                           self.memory_limit, self.dtype)
             for i in members:
                 evs_of[i] = evs_all[:, [union[key] for key in indices[i][0]]]
         return PrimitiveResult(

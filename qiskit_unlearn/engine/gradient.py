@@ -5,8 +5,8 @@ default parameter-shift gradient turns that into ``2 × parameters`` circuit run
 here the items are grouped by circuit, their parameter rows and observables deduplicated,
 and the full Jacobian ``(rows, observables, parameters)`` comes from one adjoint sweep of the
 batched statevector (:mod:`qiskit_unlearn.engine.statevector`). Exact up to float64 rounding.
-The sweep keeps one ``2**n`` co-state per observable, so rows are chunked under the same
-``memory_limit`` as the estimator's.
+The sweep keeps one ``2**n`` co-state per observable (one in all for :meth:`vjp`), so rows are
+chunked under the same ``memory_limit`` as the estimator's, in the estimator's precision.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from qiskit_unlearn.engine.estimator import (
     table_for,
 )
 from qiskit_unlearn.engine.memory import parse_memory_limit
+from qiskit_unlearn.engine.statevector import state_dtype
 from qiskit_unlearn.gradients.batched_param_shift import validate_gradient_arguments
 
 
@@ -56,6 +57,7 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
         inherited = getattr(estimator, "memory_limit", None)
         self.memory_limit = parse_memory_limit(
             inherited if memory_limit is None and isinstance(inherited, int) else memory_limit)
+        self.dtype = getattr(estimator, "dtype", state_dtype("double"))
         self.num_calls = 0
         self.num_rows = 0
 
@@ -110,7 +112,8 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
                 if key is None:
                     key = obs_keys[id(observables[i])] = cached_observable_key(observables[i])
                 obs_index[j] = distinct.setdefault(key, len(distinct))
-            _, jac = program.jacobian(rows, table_for(list(distinct)), self.memory_limit)
+            _, jac = program.jacobian(rows, table_for(list(distinct)), self.memory_limit,
+                                      dtype=self.dtype)
             self.num_rows += len(rows)
             per_item = jac[row_index, obs_index]  # (items, P)
             position = {p: k for k, p in enumerate(circuit.parameters)}
@@ -135,6 +138,7 @@ class AdjointEstimatorGradient(BaseEstimatorGradient):
         keys = [cached_observable_key(o) for o in observables]
         evs, jac = program_for(circuit).jacobian(np.asarray(values, dtype=float),
                                                  table_for(keys), self.memory_limit,
-                                                 weights=np.asarray(upstream, dtype=float))
+                                                 weights=np.asarray(upstream, dtype=float),
+                                                 dtype=self.dtype)
         self.num_rows += len(values)
         return evs, jac[:, 0]

@@ -208,25 +208,37 @@ def _readout_states(table: PauliTable | None) -> int:
     return 1 if table.diagonal_only else 3
 
 
-def forward_footprint(plan: CircuitPlan, table: PauliTable | None) -> Footprint:
+def _float_work(amplitude: int) -> int:
+    """Extra state-sized units for float64 work arrays (readout probabilities, weighted
+    observables, diagonal phase angles): half a double-precision state, a whole single one."""
+    return 0 if amplitude >= AMPLITUDE else 1
+
+
+def forward_footprint(plan: CircuitPlan, table: PauliTable | None, *,
+                      amplitude: int = AMPLITUDE) -> Footprint:
     """Bytes of a forward pass of ``plan``: per row the state, the phases of each
-    parameterized diagonal run, and the largest temporary (a gather or the readout)."""
+    parameterized diagonal run, and the largest temporary (a gather or the readout).
+    ``amplitude``: bytes per amplitude (16 double precision, 8 single)."""
     cost = _plan_cost(plan)
     o = 0 if table is None else table.num_observables
-    states = cost.diagonals + 1 + max(int(cost.gathers), _readout_states(table))
+    states = (cost.diagonals + 1 + max(int(cost.gathers), _readout_states(table))
+              + _float_work(amplitude))
     return Footprint("a statevector forward pass", plan.num_qubits, o,
                      cost.tables + (0 if table is None else table.nbytes),
-                     (AMPLITUDE << plan.num_qubits) * states + cost.small + 8 * o)
+                     (amplitude << plan.num_qubits) * states + cost.small + 8 * o)
 
 
-def adjoint_footprint(plan: CircuitPlan, table: PauliTable) -> Footprint:
+def adjoint_footprint(plan: CircuitPlan, table: PauliTable, *, costates: int | None = None,
+                      amplitude: int = AMPLITUDE) -> Footprint:
     """Bytes of an adjoint Jacobian: per row the forward state and its copy, the phases, one
-    co-state per observable, and the largest temporary (readout, or undoing a gather on all
-    co-states at once)."""
+    co-state per observable (``costates=1`` for a vector–Jacobian product), and the largest
+    temporary (readout, or undoing a gather on all co-states at once)."""
     cost = _plan_cost(plan)
     o, a, p = table.num_observables, len(plan.exprs), plan.num_parameters
-    temporaries = max(_readout_states(table), 2, o if cost.gathers else 0)
-    states = cost.diagonals + 2 + o + temporaries
-    return Footprint("an adjoint gradient", plan.num_qubits, o, cost.tables + table.nbytes,
-                     (AMPLITUDE << plan.num_qubits) * states + cost.small
+    c = o if costates is None else costates
+    temporaries = max(_readout_states(table), 2, c if cost.gathers else 0)
+    states = cost.diagonals + 2 + c + temporaries + _float_work(amplitude)
+    task = "a vector-Jacobian product" if costates == 1 else "an adjoint gradient"
+    return Footprint(task, plan.num_qubits, o, cost.tables + table.nbytes,
+                     (amplitude << plan.num_qubits) * states + cost.small
                      + 8 * o * (a + 2 * p + 9))

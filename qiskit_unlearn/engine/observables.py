@@ -117,9 +117,25 @@ class PauliTable:
                 out += ((np.conj(psi) * psi[:, perm]) @ table.T).real
         return out
 
+    def apply_weighted(self, psi: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``Σₒ w[s, o] O_o|ψ_s⟩`` for states ``(S, N)`` and real weights ``(S, O)``: ``(S, N)``.
+
+        The co-state of a vector–Jacobian product, built without the ``(S, O, N)`` array of
+        :meth:`apply`: one weighted table row per X-mask."""
+        out = np.empty(psi.shape, psi.dtype)
+        weights = np.asarray(weights, dtype=float)
+        for i, (perm, table) in enumerate(zip(*self._tables(), strict=True)):
+            src = psi if perm is None else psi[:, perm]
+            weighted = weights @ table  # (S, N): this mask's diagonal, per row
+            if i == 0:
+                np.multiply(weighted, src, out=out, casting="same_kind")
+            else:
+                out += (weighted * src).astype(out.dtype, copy=False)
+        return out
+
     def apply(self, psi: np.ndarray) -> np.ndarray:
         """``O_o|ψ⟩`` for states ``(S, N)``: array ``(S, O, N)``."""
-        out = np.empty((psi.shape[0], self.num_observables, psi.shape[1]), complex)
+        out = np.empty((psi.shape[0], self.num_observables, psi.shape[1]), psi.dtype)
         for i, (perm, table) in enumerate(zip(*self._tables(), strict=True)):
             src = psi if perm is None else psi[:, perm]
             if i == 0:

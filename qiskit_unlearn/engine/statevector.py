@@ -20,7 +20,6 @@ from qiskit_unlearn.engine import kernels
 from qiskit_unlearn.engine.binding import Bound, bind, block_groups
 from qiskit_unlearn.engine.compiler import CompiledCircuit, materialize, plan_circuit
 from qiskit_unlearn.engine.memory import (
-    AMPLITUDE,
     Footprint,
     adjoint_footprint,
     default_memory_limit,
@@ -29,7 +28,6 @@ from qiskit_unlearn.engine.memory import (
 from qiskit_unlearn.engine.observables import PauliTable
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
-_MAX_ELEMENTS = 1 << 22  # rows x observables x amplitudes per chunk, for cache locality
 
 
 def _generic_einsum(qubits: tuple[int, ...], n: int) -> tuple[str, str]:
@@ -54,7 +52,8 @@ def _apply_generic(x: np.ndarray, u: np.ndarray, qubits: tuple[int, ...], n: int
     s, r, dim = x.shape
     k = len(qubits)
     apply, _ = _generic_einsum(qubits, n)
-    um = np.broadcast_to(u.reshape(u.shape[0], *([2] * (2 * k))), (s, *([2] * (2 * k))))
+    um = u.reshape(u.shape[0], *([2] * (2 * k))).astype(x.dtype, copy=False)
+    um = np.broadcast_to(um, (s, *([2] * (2 * k))))
     # order="C": the result is the only new state (no contiguous copy of it afterwards)
     return np.einsum(apply, um, x.reshape(s, r, *([2] * n)), order="C").reshape(s, r, dim)
 
@@ -67,7 +66,7 @@ def _apply(b: Bound, x: np.ndarray, n: int, inverse: bool = False) -> np.ndarray
         kernels.apply_1q(x, np.broadcast_to(m, (x.shape[0], 2, 2)), b.op.qubit)
         return x
     if b.kind == "diag":
-        x *= np.conj(b.mat) if inverse else b.mat
+        kernels.multiply_rows(x, b.mat, inverse)
         return x
     if b.kind == "mono":
         perm, phase = b.mat
@@ -87,32 +86,41 @@ def _gradients(b: Bound, psi: np.ndarray, lam: np.ndarray, n: int, undo: bool
     """Angle derivatives ``(S, O, k)`` at the op's output cut, and whether the op was undone
     too (single-qubit blocks fuse the undo into the same pass, in place)."""
     s, o, _ = lam.shape
-    grads = None
-    if b.kind == "1q" and b.angles:
-        cross = np.empty((s, o, 2, 2), dtype=complex)
+    if not b.angles:
+        return None, False
+    if b.kind == "1q":
         uinv = np.broadcast_to(b.inv, (s, 2, 2))
-        kernels.cross_and_undo_1q(psi[:, 0, :], lam, uinv, b.op.qubit, cross, undo)
+        cross = kernels.cross_and_undo_1q(psi[:, 0, :], lam, uinv, b.op.qubit, undo)
         gens = np.broadcast_to(b.gens, (s, *b.gens.shape[1:]))
         # 2 Im Tr(H C) = -2 Im Tr(conj(H) conj(C)); gens and cross are both conjugated
         return -2.0 * np.einsum("skji,soij->sok", gens, cross).imag, True
-    if b.angles:
-        if b.kind == "diag":  # one observable at a time: one state-sized temporary
-            grads = np.empty((s, o, b.gens.shape[1]))
-            for k in range(o):
-                cross = np.conj(lam[:, k, :])
-                cross *= psi[:, 0, :]
-                grads[:, k] = 2.0 * (np.ascontiguousarray(cross.imag) @ b.gens)
-        else:
-            _, cross_eq = _generic_einsum(b.op.qubits, n)
-            d = 1 << len(b.op.qubits)
-            cross = np.einsum(cross_eq, np.conj(psi).reshape(s, 1, *([2] * n)),
-                              lam.reshape(s, o, *([2] * n))).reshape(s, o, d, d)
-            grads = -2.0 * np.einsum("ji,soij->so", b.gens, cross).imag[..., None]
-    return grads, False
+    if b.kind == "diag":
+        return kernels.diag_gradients(psi[:, 0, :], lam, b.gens), False
+    _, cross_eq = _generic_einsum(b.op.qubits, n)
+    d = 1 << len(b.op.qubits)
+    cross = np.einsum(cross_eq, np.conj(psi).reshape(s, 1, *([2] * n)),
+                      lam.reshape(s, o, *([2] * n))).reshape(s, o, d, d)
+    return -2.0 * np.einsum("ji,soij->so", b.gens, cross).imag[..., None], False
+
+
+#: ``precision`` names and the amplitude type they simulate with.
+DTYPES = {"double": np.dtype(np.complex128), "single": np.dtype(np.complex64)}
+
+
+def state_dtype(precision: str) -> np.dtype:
+    """The amplitude dtype of ``precision`` (``"double"`` or ``"single"``)."""
+    try:
+        return DTYPES[precision]
+    except KeyError:
+        raise ValueError(f"precision must be one of {sorted(DTYPES)}, got {precision!r}") from None
 
 
 class StatevectorProgram:
-    """A circuit planned once, compiled on first use, evaluated for many parameter rows."""
+    """A circuit planned once, compiled on first use, evaluated for many parameter rows.
+
+    Every method takes ``dtype``: ``complex128`` (default) or ``complex64`` amplitudes; the
+    angles, tables and results stay float64 either way.
+    """
 
     def __init__(self, circuit: QuantumCircuit):
         self.circuit = circuit
@@ -135,10 +143,15 @@ class StatevectorProgram:
     def parameters(self) -> list:
         return self.plan.parameters
 
-    def footprint(self, table: PauliTable | None, *, adjoint: bool = False) -> Footprint:
-        """Bytes a batch needs for the expectations (or Jacobian) of ``table``'s observables."""
-        return adjoint_footprint(self.plan, table) if adjoint else forward_footprint(self.plan,
-                                                                                        table)
+    def footprint(self, table: PauliTable | None, *, adjoint: bool = False, vjp: bool = False,
+                  dtype: np.dtype = DTYPES["double"]) -> Footprint:
+        """Bytes a batch needs for the expectations, the Jacobian (``adjoint``) or the
+        vector–Jacobian product (``vjp``: a single co-state) of ``table``'s observables."""
+        amplitude = np.dtype(dtype).itemsize
+        if adjoint or vjp:
+            return adjoint_footprint(self.plan, table, costates=1 if vjp else None,
+                                     amplitude=amplitude)
+        return forward_footprint(self.plan, table, amplitude=amplitude)
 
     def _values(self, values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=float)
@@ -151,56 +164,62 @@ class StatevectorProgram:
             )
         return values
 
-    def _simulate(self, values: np.ndarray) -> tuple[list[Bound], np.ndarray]:
+    def _simulate(self, values: np.ndarray, dtype: np.dtype) -> tuple[list[Bound], np.ndarray]:
         angles, _ = self.compiled.angles.evaluate(values)
-        bound = bind(self.compiled, angles, self.groups)
-        psi = np.zeros((len(values), 1, 1 << self.num_qubits), dtype=complex)
+        bound = bind(self.compiled, angles, self.groups, dtype)
+        psi = np.zeros((len(values), 1, 1 << self.num_qubits), dtype=dtype)
         psi[:, 0, 0] = 1.0
         for b in bound:
             psi = _apply(b, psi, self.num_qubits)
         return bound, psi
 
-    def _bound_and_state(self, values: np.ndarray) -> tuple[list[Bound], np.ndarray]:
-        key = values.tobytes() + repr(values.shape).encode()
+    def _bound_and_state(self, values: np.ndarray, dtype: np.dtype
+                         ) -> tuple[list[Bound], np.ndarray]:
+        key = values.tobytes() + repr((values.shape, np.dtype(dtype).str)).encode()
         if self._last is None or self._last[0] != key:
             self._last = None  # free the old batch before simulating the new one
-            self._last = (key, *self._simulate(values))
+            self._last = (key, *self._simulate(values, dtype))
         return self._last[1], self._last[2]
 
-    def _chunks(self, rows: int, width: int, footprint: Footprint,
-                memory_limit: int | None) -> list[slice]:
-        """Row slices that each fit ``memory_limit``; a BackendError if one row does not."""
+    def _chunks(self, rows: int, footprint: Footprint, memory_limit: int | None) -> list[slice]:
+        """Row slices that each fit ``memory_limit``; a BackendError if one row does not.
+
+        Only memory splits a batch: every kernel already spreads one row over all cores, and an
+        unsplit batch reuses the states its forward pass kept for the backward pass."""
         limit = default_memory_limit() if memory_limit is None else memory_limit
-        size = max(1, min(footprint.max_rows(limit), _MAX_ELEMENTS // (width << self.num_qubits)))
+        size = max(1, footprint.max_rows(limit))
         if size < rows:
             self._last = None  # chunked batches are not cached: do not hold on to an old one
         return [slice(start, min(rows, start + size)) for start in range(0, rows, size)]
 
-    def states(self, values: np.ndarray, memory_limit: int | None = None) -> np.ndarray:
+    def states(self, values: np.ndarray, memory_limit: int | None = None,
+               dtype: np.dtype = DTYPES["double"]) -> np.ndarray:
         """Final states ``(S, N)`` for parameter rows ``(S, P)`` (``circuit.parameters`` order)."""
         values = self._values(values)
-        footprint = self.footprint(None)
-        output = len(values) * (AMPLITUDE << self.num_qubits)  # the states returned
-        chunks = self._chunks(len(values), 1, replace(footprint, fixed=footprint.fixed + output),
+        footprint = self.footprint(None, dtype=dtype)
+        output = len(values) * (np.dtype(dtype).itemsize << self.num_qubits)  # states returned
+        chunks = self._chunks(len(values), replace(footprint, fixed=footprint.fixed + output),
                               memory_limit)
         if len(chunks) == 1:
-            return self._bound_and_state(values)[1][:, 0, :]
-        return np.concatenate([self._simulate(values[sl])[1][:, 0, :] for sl in chunks])
+            return self._bound_and_state(values, dtype)[1][:, 0, :]
+        return np.concatenate([self._simulate(values[sl], dtype)[1][:, 0, :] for sl in chunks])
 
     def expectations(self, values: np.ndarray, table: PauliTable,
-                     memory_limit: int | None = None) -> np.ndarray:
+                     memory_limit: int | None = None,
+                     dtype: np.dtype = DTYPES["double"]) -> np.ndarray:
         """Exact ``⟨O_o⟩`` for every row: ``(S, O)``, simulated chunk by chunk."""
         values = self._values(values)
-        chunks = self._chunks(len(values), 1, self.footprint(table), memory_limit)
+        chunks = self._chunks(len(values), self.footprint(table, dtype=dtype), memory_limit)
         if len(chunks) == 1:
-            return table.expectations(self._bound_and_state(values)[1][:, 0, :])
+            return table.expectations(self._bound_and_state(values, dtype)[1][:, 0, :])
         out = np.empty((len(values), table.num_observables))
         for sl in chunks:
-            out[sl] = table.expectations(self._simulate(values[sl])[1][:, 0, :])
+            out[sl] = table.expectations(self._simulate(values[sl], dtype)[1][:, 0, :])
         return out
 
     def jacobian(self, values: np.ndarray, table: PauliTable, memory_limit: int | None = None,
-                 weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 weights: np.ndarray | None = None, dtype: np.dtype = DTYPES["double"]
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """Exact values ``(S, O)`` and Jacobian ``(S, O, P)`` by one adjoint sweep per chunk.
 
         With ``weights (S, O)`` the sweep carries the single co-state ``Σₒ wₒ Oₒ|ψ⟩`` instead
@@ -209,20 +228,21 @@ class StatevectorProgram:
         values = self._values(values)
         n = self.num_qubits
         rows = len(values)
-        chunks = self._chunks(rows, table.num_observables + 1,
-                              self.footprint(table, adjoint=True), memory_limit)
+        vjp = weights is not None
+        chunks = self._chunks(rows, self.footprint(table, adjoint=not vjp, vjp=vjp, dtype=dtype),
+                              memory_limit)
         evs = np.empty((rows, table.num_observables))
-        width = table.num_observables if weights is None else 1
+        width = 1 if vjp else table.num_observables
         jac = np.empty((rows, width, self.plan.num_parameters))
         for sl in chunks:
             chunk = values[sl]
             _, angle_jac = self.compiled.angles.evaluate(chunk)
-            bound, psi = self._bound_and_state(chunk)
-            psi = psi.copy()  # the sweep works in place; keep the cached forward state intact
+            bound, psi = (self._bound_and_state(chunk, dtype) if len(chunks) == 1
+                          else self._simulate(chunk, dtype))
+            psi = psi.copy() if len(chunks) == 1 else psi  # keep the cached forward state intact
             evs[sl] = table.expectations(psi[:, 0, :])
-            lam = table.apply(psi[:, 0, :])
-            if weights is not None:
-                lam = np.einsum("so,son->sn", weights[sl], lam)[:, None, :]
+            lam = (table.apply_weighted(psi[:, 0, :], weights[sl])[:, None, :] if vjp
+                   else table.apply(psi[:, 0, :]))
             grads = np.zeros((len(chunk), width, self.compiled.angles.num_angles))
             first = next((i for i, b in enumerate(bound) if b.angles), len(bound))
             for i in range(len(bound) - 1, first - 1, -1):  # nothing to undo before the first angle

@@ -19,12 +19,11 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from qiskit.quantum_info import SparsePauliOp
-from qiskit_machine_learning.connectors import TorchConnector
 from torch import nn
 
 from qiskit_unlearn.ansatz import Ansatz
 from qiskit_unlearn.qnn import make_qnn
-from qiskit_unlearn.vjp import VJPConnector, VJPEstimatorQNN
+from qiskit_unlearn.vjp import connector_for
 
 
 class ModelError(ValueError):
@@ -105,7 +104,8 @@ class CircuitCounter:
 
 
 class QuantumLayer(nn.Module):
-    """``TorchConnector(make_qnn(...))`` that remembers its ansatz and backend.
+    """``connector_for(make_qnn(...))`` (a ``TorchConnector``; the VJP one on exact engines)
+    that remembers its ansatz and backend.
 
     Weights start (and re-initialise) uniform in [-π, π] from torch's global generator, so a
     model built under ``torch.manual_seed`` is reproducible. The output is float32 (what
@@ -124,8 +124,7 @@ class QuantumLayer(nn.Module):
                             weight_params=ansatz.weight_params, observables=list(observables),
                             backend=backend, input_gradients=input_gradients,
                             **self.backend_options)
-        connector = VJPConnector if isinstance(self.qnn, VJPEstimatorQNN) else TorchConnector
-        self.connector = connector(self.qnn, initial_weights=np.zeros(ansatz.num_weights))
+        self.connector = connector_for(self.qnn, np.zeros(ansatz.num_weights))
         self.reset_parameters()
 
     @property

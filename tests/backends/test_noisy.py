@@ -55,24 +55,36 @@ def test_any_aer_noise_model():
 
 
 def test_a_larger_device_is_cut_to_the_qubits_the_circuit_uses():
-    """A 4-qubit model on the 7-qubit nairobi: exact against Aer's full 7-qubit density matrix."""
+    """A 4-qubit model on the 7-qubit nairobi (its ring fits without ancillas, so compact
+    routing is the device-wide one ``aer-noisy`` uses): exact against Aer's full 7-qubit
+    density matrix."""
     ours, aer, x, w = _pair(4, device="nairobi")
     assert len(ours.backend_info["simulated_qubits"]) == 4
     assert ours.backend_info["num_physical_qubits"] == 7
     np.testing.assert_allclose(ours.forward(x, w), aer.forward(x, w), atol=1e-10, rtol=0)
 
 
-def test_a_27_qubit_device_runs_on_its_used_qubits_with_their_own_errors():
+@pytest.mark.parametrize(("n", "device"), [(4, "kolkata"), (8, "guadalupe")])
+def test_a_large_device_runs_on_its_used_qubits_with_their_own_errors(n, device):
     """Reference: Aer on the cut circuit with the device's errors of those qubits renumbered
-    (a full 27-qubit density matrix is out of reach)."""
+    (a full 16- or 27-qubit density matrix is out of reach). A ring has no room on heavy-hex
+    without ancillas, so compact routing must keep it on ``n`` connected physical qubits,
+    with every two-qubit gate on a coupler of the device."""
     from qiskit_unlearn.backends.noise import fake_backend
 
-    ansatz = hqml_ansatz(4, reps=1, entanglement="ring", entangler="cz")
+    ansatz = hqml_ansatz(n, reps=1, entanglement="ring", entangler="cz")
     qnn = make_qnn(ansatz.circuit, input_params=ansatz.input_params,
-                   weight_params=ansatz.weight_params, observables=z_observables(4),
-                   backend="noisy", device="kolkata", readout_error=None)
+                   weight_params=ansatz.weight_params, observables=z_observables(n),
+                   backend="noisy", device=device, readout_error=None)
     physical = qnn.backend_info["simulated_qubits"]
-    device_model = NoiseModel.from_backend(fake_backend("kolkata"))
+    assert len(physical) == n and qnn.backend_info["routing"] == "compact"
+    backend = fake_backend(device)
+    edges = set(backend.coupling_map.get_edges())
+    for inst in qnn.circuit.data:
+        if len(inst.qubits) == 2:
+            pair = tuple(physical[qnn.circuit.find_bit(q).index] for q in inst.qubits)
+            assert pair in edges, f"{inst.operation.name} on {pair} is not a coupler"
+    device_model = NoiseModel.from_backend(backend)
     position = {p: i for i, p in enumerate(physical)}
     cut = NoiseModel(basis_gates=device_model.basis_gates)
     for name, errors in device_model._local_quantum_errors.items():
@@ -91,6 +103,15 @@ def test_a_27_qubit_device_runs_on_its_used_qubits_with_their_own_errors():
     np.testing.assert_allclose(qnn.forward(x, w), ref, atol=1e-10)
 
 
+def test_device_wide_routing_borrows_ancillas_that_compact_routing_avoids():
+    ansatz = hqml_ansatz(8, reps=1, entanglement="ring", entangler="cz")
+    kwargs = {"input_params": ansatz.input_params, "weight_params": ansatz.weight_params,
+              "observables": z_observables(8), "backend": "noisy", "device": "guadalupe"}
+    wide = make_qnn(ansatz.circuit, routing="device", **kwargs)
+    assert len(wide.backend_info["simulated_qubits"]) > 8  # an 8-ring is no heavy-hex cycle
+    assert len(make_qnn(ansatz.circuit, **kwargs).backend_info["simulated_qubits"]) == 8
+
+
 @pytest.mark.parametrize(("options", "match"), [
     ({}, "needs a noise source"),
     ({"depolarizing_1q": 0.1, "shots": 100}, "is exact and takes no 'shots'"),
@@ -101,6 +122,8 @@ def test_a_27_qubit_device_runs_on_its_used_qubits_with_their_own_errors():
     ({"depolarizing_1q": 0.1, "bogus": 1}, "does not take option"),
     ({"depolarizing_1q": 0.1, "memory_limit": "lots"}, "memory_limit"),
     ({"depolarizing_1q": 0.1, "optimization_level": 1}, "applies to device noise only"),
+    ({"depolarizing_1q": 0.1, "routing": "device"}, "applies to device noise only"),
+    ({"device": "manila", "routing": "wide"}, "option 'routing' must be one of"),
 ])
 def test_bad_noise_input_is_a_clear_error(options, match):
     ansatz = hqml_ansatz(2, reps=1)
