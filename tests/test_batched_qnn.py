@@ -14,6 +14,7 @@ from qiskit_machine_learning.neural_networks import EstimatorQNN
 from qiskit_unlearn import make_qnn
 from qiskit_unlearn.batched_qnn import BatchedEstimatorQNN
 from qiskit_unlearn.gradients import BatchedParamShiftEstimatorGradient
+from qiskit_unlearn.vjp import VJPEstimatorQNN
 
 
 class _Counting(StatevectorEstimator):
@@ -121,7 +122,7 @@ def test_torch_training_steps_of_a_quantum_layer_are_one_job_each():
 
 def test_make_qnn_picks_the_batched_qnn_for_parameter_shift_backends():
     qc, xs, ws = small_qnn_circuit(2)
-    assert type(make_qnn(qc, input_params=xs, weight_params=ws)) is EstimatorQNN
+    assert type(make_qnn(qc, input_params=xs, weight_params=ws)) is VJPEstimatorQNN
     qnn = make_qnn(qc, input_params=xs, weight_params=ws, backend="aer")
     assert isinstance(qnn, BatchedEstimatorQNN)
     exact = make_qnn(qc, input_params=xs, weight_params=ws)
