@@ -178,6 +178,19 @@ def _generic_circuit(n: int) -> QuantumCircuit:
     return qc
 
 
+def _run_task(program: StatevectorProgram, n: int, task: str, dtype, limit=None) -> None:
+    """The forward pass, adjoint Jacobian or VJP of ``program`` (3 rows, 3 observables)."""
+    obs = [*z_observables(n)[:2], SparsePauliOp("XY" + "I" * (n - 2))]
+    rng = np.random.default_rng(0)
+    values = rng.uniform(-1, 1, (3, program.plan.num_parameters))
+    table = PauliTable(obs, n)
+    if task == "forward":
+        program.expectations(values, table, limit, dtype=dtype)
+    else:
+        weights = rng.normal(size=(3, len(obs))) if task == "vjp" else None
+        program.jacobian(values, table, limit, weights=weights, dtype=dtype)
+
+
 @pytest.mark.parametrize("build", [lambda n: small_qnn_circuit(n)[0], _rzz_circuit,
                                    _generic_circuit])
 @pytest.mark.parametrize("task", ["forward", "adjoint", "vjp"])
@@ -185,28 +198,16 @@ def _generic_circuit(n: int) -> QuantumCircuit:
 def test_the_byte_counts_bound_the_real_peak(build, task, dtype):
     n, rows = 15, 3
     qc = build(n)
-    obs = [*z_observables(n)[:2], SparsePauliOp("XY" + "I" * (n - 2))]
-    rng = np.random.default_rng(0)
-    values = rng.uniform(-1, 1, (rows, qc.num_parameters))
-    weights = rng.normal(size=(rows, len(obs)))
-    warm = StatevectorProgram(random_circuit(3, 10, 0))  # load the compiled kernels first
-    warm_table = PauliTable(random_observables(3, 1, 0), 3)
-    for warm_dtype in (np.complex128, np.complex64):
-        warm.jacobian(np.zeros((1, warm.plan.num_parameters)), warm_table, dtype=warm_dtype)
-        warm.jacobian(np.zeros((1, warm.plan.num_parameters)), warm_table,
-                      weights=np.ones((1, 1)), dtype=warm_dtype)
+    # compile every kernel this task uses first (numba's compiler allocates too)
+    _run_task(StatevectorProgram(build(4)), 4, task, dtype)
     gc.collect()
     tracemalloc.start()
     try:
-        program, table = StatevectorProgram(qc), PauliTable(obs, n)
-        footprint = program.footprint(table, adjoint=task == "adjoint", vjp=task == "vjp",
-                                      dtype=np.dtype(dtype))
-        limit = footprint.total(rows)
-        if task == "forward":
-            program.expectations(values, table, limit, dtype=dtype)
-        else:
-            program.jacobian(values, table, limit, weights=weights if task == "vjp" else None,
-                             dtype=dtype)
+        program = StatevectorProgram(qc)
+        obs = [*z_observables(n)[:2], SparsePauliOp("XY" + "I" * (n - 2))]
+        footprint = program.footprint(PauliTable(obs, n), adjoint=task == "adjoint",
+                                      vjp=task == "vjp", dtype=np.dtype(dtype))
+        _run_task(program, n, task, dtype, limit=footprint.total(rows))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
