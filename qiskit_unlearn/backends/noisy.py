@@ -132,13 +132,11 @@ def _route_compact(circuit: QuantumCircuit, observables: list[SparsePauliOp], de
     routed_observables = [obs.apply_layout(routed.layout) for obs in observables]
     small, small_observables, active = compact(routed, routed_observables)
     physical = [subset[a] for a in active]
-    layout = {"device": device.name, "num_physical_qubits": device.num_qubits,
-              "routing": "compact",
-              "layout": [subset[i] for i in routed.layout.initial_index_layout(
-                  filter_ancillas=True)],
-              "final_layout": [subset[i] for i in routed.layout.final_index_layout(
-                  filter_ancillas=True)]}
-    return small, small_observables, physical, layout
+    layout = layout_info(routed, device)  # positions in the subset: renamed to device qubits
+    for key in ("layout", "final_layout"):
+        if key in layout:
+            layout[key] = [subset[i] for i in layout[key]]
+    return small, small_observables, physical, {**layout, "routing": "compact"}
 
 
 def _on_device(circuit: QuantumCircuit, observables: list[SparsePauliOp], name: str,

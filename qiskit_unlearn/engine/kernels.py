@@ -136,7 +136,7 @@ def cross_and_undo_1q(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int
     ``(S, O, 2, 2)``, then (if ``undo``) ``uinv[s]`` on qubit ``q`` applied to ``ψ (S, N)`` and
     ``λ (S, O, N)`` in place."""
     rows, obs, dim = lam.shape
-    tiles = (dim >> 1) // min(dim >> 1, TILE)
+    tiles = _tiling(dim >> 1)[0]
     # complex128 sums in both precisions: 2**24 complex64 terms would lose ~1e-4 relative
     partial = np.empty((rows, tiles, obs, 4), dtype=np.complex128)
     kernel = _cross_and_undo_single if obs == 1 else _cross_and_undo_tiles
@@ -150,8 +150,8 @@ def multiply_rows(x: np.ndarray, d: np.ndarray, conjugate: bool) -> None:  # pra
     diagonal ``d (S or 1, 1, N)``."""
     rows, reps, dim = x.shape
     shared = d.shape[0] == 1
-    size = min(dim, 2 * TILE)
-    tiles = dim // size
+    tiles, pairs = _tiling(dim >> 1)
+    size = 2 * pairs  # amplitudes per tile
     for task in nb.prange(rows * reps * tiles):
         sr = task // tiles
         t = task - sr * tiles
@@ -171,8 +171,8 @@ def _diag_cross_tiles(psi: np.ndarray, lam: np.ndarray, gens: np.ndarray,
                       partial: np.ndarray) -> None:  # pragma: no cover - compiled
     rows, obs, dim = lam.shape
     angles = gens.shape[1]
-    size = min(dim, 2 * TILE)
-    tiles = dim // size
+    tiles, pairs = _tiling(dim >> 1)
+    size = 2 * pairs  # amplitudes per tile
     for task in nb.prange(rows * tiles):
         s = task // tiles
         t = task - s * tiles
@@ -192,7 +192,7 @@ def diag_gradients(psi: np.ndarray, lam: np.ndarray, gens: np.ndarray) -> np.nda
     """``2 Σ_k Im(conj(λ[s, o, k]) ψ[s, k]) h[k, a]``: the angle derivatives ``(S, O, A)`` of a
     diagonal run ``exp(-i Σ_a θ_a diag(h[:, a]))`` at its output cut."""
     rows, obs, dim = lam.shape
-    tiles = dim // min(dim, 2 * TILE)
+    tiles = _tiling(dim >> 1)[0]
     partial = np.empty((rows, tiles, obs, gens.shape[1]))
     _diag_cross_tiles(psi, lam, gens, partial)
     return 2.0 * partial.sum(axis=1)

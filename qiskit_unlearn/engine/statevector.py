@@ -17,7 +17,7 @@ import numpy as np
 from qiskit.circuit import QuantumCircuit
 
 from qiskit_unlearn.engine import kernels
-from qiskit_unlearn.engine.binding import Bound, bind, block_groups
+from qiskit_unlearn.engine.binding import DOUBLE, Bound, bind, block_groups
 from qiskit_unlearn.engine.compiler import CompiledCircuit, materialize, plan_circuit
 from qiskit_unlearn.engine.memory import (
     Footprint,
@@ -104,7 +104,7 @@ def _gradients(b: Bound, psi: np.ndarray, lam: np.ndarray, n: int, undo: bool
 
 
 #: ``precision`` names and the amplitude type they simulate with.
-DTYPES = {"double": np.dtype(np.complex128), "single": np.dtype(np.complex64)}
+DTYPES = {"double": DOUBLE, "single": np.dtype(np.complex64)}
 
 
 def state_dtype(precision: str) -> np.dtype:
@@ -237,9 +237,11 @@ class StatevectorProgram:
         for sl in chunks:
             chunk = values[sl]
             _, angle_jac = self.compiled.angles.evaluate(chunk)
-            bound, psi = (self._bound_and_state(chunk, dtype) if len(chunks) == 1
-                          else self._simulate(chunk, dtype))
-            psi = psi.copy() if len(chunks) == 1 else psi  # keep the cached forward state intact
+            if len(chunks) == 1:  # the sweep works in place: keep the cached forward state
+                bound, psi = self._bound_and_state(chunk, dtype)
+                psi = psi.copy()
+            else:
+                bound, psi = self._simulate(chunk, dtype)
             evs[sl] = table.expectations(psi[:, 0, :])
             lam = (table.apply_weighted(psi[:, 0, :], weights[sl])[:, None, :] if vjp
                    else table.apply(psi[:, 0, :]))

@@ -20,10 +20,13 @@ from qiskit_unlearn.sweep import SweepError, expand_sweep, run_sweep, write_swee
 from qiskit_unlearn.sweep.cli import add_arguments, run_from_args
 from qiskit_unlearn.sweep.run import eval_backend
 
-CONFIG = """
+
+def _tiny(name: str, seeds: str, epochs: int) -> str:
+    """The 2-qubit Iris experiment both sweep configs here start from."""
+    return f"""
 [experiment]
-name = "tiny-sweep"
-seeds = [0, 1]
+name = "{name}"
+seeds = {seeds}
 [data]
 dataset = "iris"
 val_size = 0.2
@@ -35,11 +38,14 @@ num_qubits = 2
 layers = 1
 head_hidden = 8
 [train]
-epochs = 8
+epochs = {epochs}
 lr = 0.1
 batch_size = 16
-patience = 8
-[[scenario]]
+patience = {epochs}
+"""
+
+
+CONFIG = _tiny("tiny-sweep", "[0, 1]", 8) + """[[scenario]]
 kind = "class"
 classes = [0]
 [unlearn]
@@ -230,26 +236,7 @@ def test_preflight_rejects_a_device_too_small_and_an_inexact_reference(tmp_path)
     assert not (tmp_path / "out").exists()
 
 
-MITIGATED = """
-[experiment]
-name = "tiny-mitigation"
-seeds = [0]
-[data]
-dataset = "iris"
-val_size = 0.2
-preprocess = "pca-angles"
-angle_range = [-1.5707963, 1.5707963]
-[model]
-kind = "hybrid-pca"
-num_qubits = 2
-layers = 1
-head_hidden = 8
-[train]
-epochs = 6
-lr = 0.1
-batch_size = 16
-patience = 6
-[[scenario]]
+MITIGATED = _tiny("tiny-mitigation", "[0]", 6) + """[[scenario]]
 kind = "class"
 classes = [0]
 [unlearn]
