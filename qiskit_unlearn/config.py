@@ -97,10 +97,13 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "classes": Field((list,), [], check=_int_list, rule="a list of class labels"),
         "samples_per_class": Field((int,), 0, check=lambda v: v >= 0, rule=">= 0 (0 = all)"),
         "test_size": Field((float,), 0.2, check=_fraction, rule="between 0 and 1"),
-        "val_size": Field((float,), 0.1, check=_fraction, rule="between 0 and 1"),
+        "val_size": Field((float,), 0.1, check=lambda v: 0 <= v < 1,
+                          rule="in [0, 1): a fraction of the whole dataset (0 = no validation "
+                               "split, only with unlearn.faithful = true)"),
         "use_official_test": Field((bool,), False),
         "preprocess": Field((str,), "none", choices=PREPROCESS),
         "amplitude_pca": Field((bool,), False),
+        "angle_pca": Field((bool,), True),
         "angle_range": Field((list,), [-math.pi, math.pi], check=_interval,
                              rule="[low, high] with low < high (radians)"),
         "options": Field((dict,), {}),
@@ -121,6 +124,7 @@ SCHEMA["unlearn"] = {
 }
 SCHEMA["evaluation"] = {
     "mia": Field((bool,), True),
+    "mia_score": Field((str,), "auto", choices=("auto", "true-label", "top")),
     "hessian": Field((bool,), False),
     "hessian_top_k": Field((int,), 3, check=_positive, rule=">= 1"),
     "hessian_samples": Field((int,), 10, check=lambda v: v >= 2, rule=">= 2"),
@@ -218,11 +222,16 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     if "sweep" in raw:  # noise sweeps (qunlearn sweep) validate their own section
         from qiskit_unlearn.sweep import validate_sweep
 
-        cfg["sweep"] = validate_sweep(raw["sweep"])
+        cfg["sweep"] = validate_sweep(raw["sweep"], base=raw)  # grids check each point
     _check_classes(cfg)
     _check_unlearn(cfg["unlearn"], cfg["evaluation"])
     _check_model_keys(cfg["model"])
     _check_backend_name(cfg["backend"]["name"])
+    if cfg["data"]["val_size"] == 0 and not cfg["unlearn"]["faithful"]:
+        raise ConfigError("data.val_size = 0 leaves no validation split for early stopping and "
+                          "model selection; use a fraction such as 0.1, or set "
+                          "unlearn.faithful = true to select on the test split as the HQML "
+                          "study does")
     needs_qubits = cfg["data"]["preprocess"] in {"pca-angles", "amplitude"}
     if needs_qubits and "num_qubits" not in cfg["model"]:
         raise ConfigError(f"data.preprocess = {cfg['data']['preprocess']!r} needs "

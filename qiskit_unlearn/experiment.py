@@ -45,13 +45,25 @@ def prepare_data(cfg: Mapping[str, Any], seed: int) -> dict[str, Any]:
     kind = data_cfg["preprocess"]
     kwargs: dict[str, Any] = {}
     if kind == "pca-angles":
-        kwargs = {"n_components": cfg["model"]["num_qubits"],
+        kwargs = {"n_components": cfg["model"]["num_qubits"] if data_cfg["angle_pca"] else None,
                   "feature_range": tuple(float(v) for v in data_cfg["angle_range"])}
     elif kind == "amplitude":
         kwargs = {"num_qubits": cfg["model"]["num_qubits"], "pca": data_cfg["amplitude_pca"]}
     pre = make_preprocessor(kind, **kwargs)
+    features = int(np.prod(np.shape(splits.train[0])[1:]))
+    direct = kind == "pca-angles" and not data_cfg["angle_pca"]
+    if direct and features != cfg["model"]["num_qubits"]:
+        from qiskit_unlearn.data import DataError
+
+        raise DataError(f"data.angle_pca = false feeds the {features} features straight to the "
+                        f"circuit, but model.num_qubits = {cfg['model']['num_qubits']}; set "
+                        f"num_qubits = {features} or angle_pca = true")
     pre.fit(splits.train[0])
-    out = {name: (pre.transform(x).astype(np.float32), np.asarray(y, dtype=np.int64))
+
+    def transform(x: np.ndarray) -> np.ndarray:  # an empty split (val_size = 0) stays empty
+        return pre.transform(x if len(x) else splits.train[0][:1])[:len(x)].astype(np.float32)
+
+    out = {name: (transform(x), np.asarray(y, dtype=np.int64))
            for name, (x, y) in (("train", splits.train), ("val", splits.val),
                                 ("test", splits.test))}
     out["num_classes"] = len(ds.class_names)
@@ -124,18 +136,31 @@ def unlearn_data(cfg: Mapping[str, Any], sc: Any, data: Mapping[str, Any], seed:
 
 
 def method_params(cfg: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """The method's configured hyperparameters; ``unlearn.faithful = true`` also selects the
-    HQML study's version (``faithful``, ``variant = "hqml"``) wherever a method has one and
-    the config does not set it explicitly."""
+    """The method's configured hyperparameters. ``unlearn.faithful = true`` puts them over the
+    HQML study's own settings of the method (its registry entry's ``study``: budget, optimiser,
+    early stopping on the selection split, the study's variant), and selects the study's
+    version (``faithful``, ``variant = "hqml"``) of methods without study settings."""
     from qiskit_unlearn.unlearn import METHODS
 
-    params = dict(cfg["unlearn"]["params"].get(method, {}))
-    defaults = METHODS[method].defaults
-    if "faithful" in defaults:
-        params.setdefault("faithful", cfg["unlearn"]["faithful"])
-    if cfg["unlearn"]["faithful"] and "variant" in defaults:
+    explicit = dict(cfg["unlearn"]["params"].get(method, {}))
+    if not cfg["unlearn"]["faithful"]:
+        return explicit
+    entry = METHODS[method]
+    params = {**entry.study, **explicit}
+    if "faithful" in entry.defaults:
+        params.setdefault("faithful", True)
+    if "variant" in entry.defaults:
         params.setdefault("variant", "hqml")
     return params
+
+
+def mia_score(cfg: Mapping[str, Any]) -> str:
+    """The membership score of ``mia_auc``: ``evaluation.mia_score``, where ``auto`` is the
+    HQML study's top softmax probability in faithful mode and the true label's otherwise."""
+    score = cfg["evaluation"].get("mia_score", "auto")
+    if score == "auto":
+        return "top" if cfg["unlearn"]["faithful"] else "true-label"
+    return score
 
 
 def evaluated_on(model: Any, backend: Mapping[str, Any] | None) -> Any:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +32,11 @@ from qiskit_unlearn.experiment import (
     eval_sets,
     evaluated_on,
     method_params,
+    mia_score,
     package_versions,
     preflight,
     prepare_data,
+    selection_split,
     unlearn_data,
 )
 from qiskit_unlearn.modelstore import ModelCache, ModelStore, default_cache_dir  # noqa: F401
@@ -82,7 +84,7 @@ def _row(cfg: Mapping[str, Any], unit: _Unit, method: str, model: torch.nn.Modul
     seed = unit.ident["seed"]
     row = {**unit.ident, "method": method, "variant": variant,
            **evaluate_model(logits, unit.original_logits, unit.oracle_logits, unit.sets,
-                            mia=cfg["evaluation"]["mia"], seed=seed),
+                            mia=cfg["evaluation"]["mia"], seed=seed, mia_score=mia_score(cfg)),
            "seconds": seconds, "retrain_seconds": unit.retrain_seconds,
            "rte": unit.retrain_seconds / seconds if seconds > 0 else float("nan"),
            "circuit_evaluations": circuits}
@@ -103,27 +105,37 @@ def _iterate(cfg: Mapping[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _forgetting_quality(store: ModelStore, cfg: Mapping[str, Any], data: Mapping[str, Any],
                         sc: Any, teacher: torch.nn.Module, seed: int, tag: str,
-                        eval_backend: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """NeurIPS-2023-style forgetting quality and a U-LiRA-style attack for each method.
+                        eval_backend: Mapping[str, Any] | None, teacher_forget_logits: np.ndarray
+                        ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """NeurIPS-2023-style forgetting quality and a U-LiRA-style attack for each method, and
+    the forget examples' memorisation.
 
     M retrained models (fresh seeds, cached) and, per method, M unlearned models (the same
     teacher, M unlearning seeds) give each forget example M logit confidences per side. A
     retrain-vs-retrain row (two halves of the retrained models) is the reference score.
-    Confidences are measured on ``eval_backend`` like every other metric of the run.
+    The retrained models are also the "out" models of memorisation (Feldman & Zhang), the
+    teacher (``teacher_forget_logits``, already computed) the "in" model. Outputs are
+    measured on ``eval_backend`` like every other metric of the run.
     """
-    from qiskit_unlearn.evaluate import forgetting_quality, logit_confidence, ulira
+    from qiskit_unlearn.evaluate import forgetting_quality, logit_confidence, memorisation, ulira
     from qiskit_unlearn.unlearn import UnlearnData, unlearn
 
     m = cfg["evaluation"]["fq_models"]
     fx, fy = sc.forget
 
-    def confidences(model: torch.nn.Module) -> np.ndarray:
-        logits = predict_logits(evaluated_on(model, eval_backend), fx)
-        return logit_confidence(logits.double().numpy(), fy, from_logits=True)
+    def forget_logits(model: torch.nn.Module) -> np.ndarray:
+        return predict_logits(evaluated_on(model, eval_backend), fx).double().numpy()
 
-    retrained = np.array([confidences(store.trained(
+    def confidences(logits: np.ndarray) -> np.ndarray:
+        return logit_confidence(logits, fy, from_logits=True)
+
+    out_logits = [forget_logits(store.trained(
         "fq-oracle", cfg, data, sc.retain, seed * 1000 + j + 1, f"{tag}-fq-oracle{j}",
-        keep=False)[0]) for j in range(m)])
+        keep=False)[0]) for j in range(m)]
+    retrained = np.array([confidences(lg) for lg in out_logits])
+    mem = memorisation(teacher_forget_logits, np.array(out_logits), fy)
+    mem_row = {"memorisation": mem.mean, "memorisation_prob": mem.mean_probability,
+               "num_out_models": mem.num_out, "num_examples": mem.num_examples}
     half = m // 2
     baselines = {"retrain": (retrained[:half], retrained[half:2 * half])}
     methods = cfg["evaluation"]["fq_methods"] or [
@@ -131,10 +143,10 @@ def _forgetting_quality(store: ModelStore, cfg: Mapping[str, Any], data: Mapping
     for method in methods:
         outs = []
         for j in range(m):
-            ud = UnlearnData(sc.retain, sc.forget, data["val"], data["num_classes"],
-                             seed=seed * 1000 + j + 1)
-            outs.append(confidences(unlearn(method, teacher, ud,
-                                            method_params(cfg, method)).model))
+            ud = UnlearnData(sc.retain, sc.forget, selection_split(cfg, data),
+                             data["num_classes"], seed=seed * 1000 + j + 1)
+            outs.append(confidences(forget_logits(unlearn(method, teacher, ud,
+                                                          method_params(cfg, method)).model)))
         baselines[method] = (np.array(outs), retrained)
     rows = []
     for method, (u, r) in baselines.items():
@@ -144,7 +156,7 @@ def _forgetting_quality(store: ModelStore, cfg: Mapping[str, Any], data: Mapping
                      "num_unlearned_models": fq.num_unlearned,
                      "num_retrained_models": fq.num_retrained,
                      "reference": "retrain half vs half" if method == "retrain" else ""})
-    return rows
+    return rows, mem_row
 
 
 def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None = None,
@@ -231,6 +243,7 @@ def _run(cfg: Mapping[str, Any], out_dir: Path, previous: Mapping[str, Any],
     faithful = cfg["unlearn"]["faithful"]
     rows: list[dict[str, Any]] = []
     fq_rows: list[dict[str, Any]] = []
+    mem_rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     data_by_seed: dict[int, dict[str, Any]] = {}
 
@@ -296,10 +309,12 @@ def _run(cfg: Mapping[str, Any], out_dir: Path, previous: Mapping[str, Any],
                              float(res["seconds"]), res["circuit_evaluations"],
                              str(res["params"].get("variant", ""))))
             if cfg["evaluation"]["forgetting_quality"]:
-                for r in _forgetting_quality(store, cfg, data, sc, teacher, seed,
-                                             f"{name}-seed{seed}", eval_backend):
-                    fq_rows.append({"scenario": name, "seed": seed, **r})
-        _finish(out_dir, manifest, rows, fq_rows, time.perf_counter() - t0)
+                fq, mem = _forgetting_quality(store, cfg, data, sc, teacher, seed,
+                                              f"{name}-seed{seed}", eval_backend,
+                                              unit.original_logits["forget"])
+                fq_rows += [{"scenario": name, "seed": seed, **r} for r in fq]
+                mem_rows.append({"scenario": name, "seed": seed, **mem})
+        _finish(out_dir, manifest, rows, fq_rows, time.perf_counter() - t0, mem_rows)
     finally:
         for handler in log.handlers:
             handler.close()
@@ -312,13 +327,16 @@ def _run(cfg: Mapping[str, Any], out_dir: Path, previous: Mapping[str, Any],
 
 
 def _finish(out_dir: Path, manifest: Manifest, rows: list[dict[str, Any]],
-            fq_rows: list[dict[str, Any]], seconds: float) -> None:
+            fq_rows: list[dict[str, Any]], seconds: float,
+            mem_rows: Sequence[Mapping[str, Any]] = ()) -> None:
     """Results files (indexed), then the manifest marked finished: the run's last write."""
     write_csv(out_dir / "results.csv", rows)
     write_json(out_dir / "results.json", rows)
     if fq_rows:
         write_csv(out_dir / "forgetting_quality.csv", fq_rows)
-    for name in ("results.csv", "results.json", "forgetting_quality.csv"):
+    if mem_rows:
+        write_csv(out_dir / "memorisation.csv", mem_rows)
+    for name in ("results.csv", "results.json", "forgetting_quality.csv", "memorisation.csv"):
         if (out_dir / name).is_file():
             manifest.record(name)
     manifest.data["timings"]["total"] = manifest.data["timings"].get("total", 0.0) + seconds

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from qiskit_unlearn.cli.main import main
 from qiskit_unlearn.config import load_config
+from qiskit_unlearn.experiment import build_scenario
 from qiskit_unlearn.pipeline import prepare_data, run_experiment
 
 CONFIG = """
@@ -139,7 +141,27 @@ def test_methods_are_evaluated_reported_and_resumed(tmp_path, monkeypatch):
     fq = list(csv.DictReader((run / "forgetting_quality.csv").open()))
     assert {r["method"] for r in fq} == {"retrain", "ga"}
     assert all(0.0 <= float(r["forgetting_quality"]) <= 1.0 for r in fq)
+    # memorisation from the same models: the teacher in, the 6 retrained models out
+    with (run / "memorisation.csv").open() as fh:
+        assert fh.readline().strip() == ("scenario,seed,memorisation,memorisation_prob,"
+                                         "num_out_models,num_examples")
+    mem = list(csv.DictReader((run / "memorisation.csv").open()))
+    assert len(mem) == 1 and (mem[0]["scenario"], mem[0]["seed"]) == ("class-0", "0")
+    sc = build_scenario(cfg["scenario"][0], prepared, 0)
+    assert int(mem[0]["num_out_models"]) == 6
+    assert int(mem[0]["num_examples"]) == len(sc.forget_idx) > 0
+    # class forgetting: models without the class never predict it, so "memorisation" is the
+    # teacher's accuracy on the class (the README's caveat), and its confidence is higher
+    assert float(mem[0]["memorisation"]) == pytest.approx(
+        float(by["original"]["forget_accuracy"]))
+    assert 0.0 < float(mem[0]["memorisation_prob"]) <= 1.0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert {"memorisation.csv", "forgetting_quality.csv"} <= set(manifest["files"])
     assert (run / "report.md").is_file() and (run / "summary.csv").is_file()
+    report = (run / "report.md").read_text()
+    assert "## Memorisation" in report and "| class-0 | 1 |" in report
+    assert "## Distance to the oracle" in report and (run / "ranking.csv").is_file()
+    mem_bytes = (run / "memorisation.csv").read_bytes()
     assert list((run / "curves").glob("*ga.json"))
     # a finished run is a record: running it again changes nothing and computes nothing
     seen.clear()
@@ -166,6 +188,7 @@ def test_methods_are_evaluated_reported_and_resumed(tmp_path, monkeypatch):
     assert any(line.startswith("resuming the unfinished run") for line in lines)
     assert any("scrub: reused the finished result unlearned/" in line for line in lines)
     assert list(csv.DictReader((run / "results.csv").open())) == rows
+    assert (run / "memorisation.csv").read_bytes() == mem_bytes  # recomputed identically
 
 
 def test_faithful_mode_selects_on_test_and_draws_nonmembers_from_retain(tmp_path):
@@ -187,19 +210,21 @@ def test_faithful_switch_selects_the_study_versions_of_methods(tmp_path):
 
     methods = "unlearn.methods=['cf-k', 'scrub+r', 'ga']"
     study = load_config(_config(tmp_path), [methods, "unlearn.faithful=true"])
-    assert method_params(study, "cf-k") == {"variant": "hqml"}
-    assert method_params(study, "scrub+r") == {"faithful": True, "variant": "hqml"}
-    assert method_params(study, "ga") == {}
+    from qiskit_unlearn.unlearn import METHODS
+
+    assert method_params(study, "cf-k") == METHODS["cf-k"].study
+    assert method_params(study, "cf-k")["variant"] == "hqml"
+    assert method_params(study, "scrub+r")["faithful"] is True
+    assert method_params(study, "ga") == METHODS["ga"].study
     explicit = load_config(_config(tmp_path), [methods, "unlearn.faithful=true",
                                                "unlearn.params.cf-k.variant='goel'"])
-    assert method_params(explicit, "cf-k") == {"variant": "goel"}
+    assert method_params(explicit, "cf-k") == {**METHODS["cf-k"].study, "variant": "goel"}
     corrected = load_config(_config(tmp_path), [methods])
-    assert method_params(corrected, "scrub+r") == {"faithful": False}
+    assert method_params(corrected, "scrub+r") == {}
 
 
 def test_runs_on_an_ibm_backend_log_every_job_id_before_waiting(tmp_path, monkeypatch):
     """``[backend] name = "fake:manila"``: training on the device (local testing mode)."""
-    import pytest
     from qiskit_ibm_runtime.fake_provider.local_runtime_job import LocalRuntimeJob
     from run_helpers import TINY_IRIS, finished_tiny_run
 
@@ -227,12 +252,21 @@ def test_runs_on_an_ibm_backend_log_every_job_id_before_waiting(tmp_path, monkey
 
 
 def test_forgetting_quality_is_measured_on_the_evaluation_backend(tmp_path, monkeypatch):
-    """Noise studies evaluate on a noisy backend: forgetting quality's confidences too."""
+    """Noise studies evaluate on a noisy backend: forgetting quality's confidences too. In
+    faithful mode its unlearning runs select on the test split, like the main run's."""
     import qiskit_unlearn.pipeline as pipeline
+    import qiskit_unlearn.unlearn as unlearn_pkg
 
     config = METHODS_CONFIG.replace("hessian = true\n", "").replace('"ga", "scrub"', '"ga"')
-    cfg = load_config(_config(tmp_path, config))
+    cfg = load_config(_config(tmp_path, config), ["unlearn.faithful=true"])
     real, backends = pipeline.predict_logits, []
+    real_unlearn, selection = unlearn_pkg.unlearn, []
+
+    def unlearn_spy(method, teacher, data, params=None):
+        selection.append(data.val[0])
+        return real_unlearn(method, teacher, data, params)
+
+    monkeypatch.setattr(unlearn_pkg, "unlearn", unlearn_spy)
 
     def spy(model, x, *args, **kwargs):
         backends.append(model.spec["kwargs"]["backend"])
@@ -245,3 +279,7 @@ def test_forgetting_quality_is_measured_on_the_evaluation_backend(tmp_path, monk
     assert backends == ["aer-noisy"] * 12  # 6 retrained + 6 unlearned models, forget set
     fq = list(csv.DictReader((run / "forgetting_quality.csv").open()))
     assert {r["method"] for r in fq} == {"retrain", "ga"}
+    test_x = prepare_data(cfg, 0)["test"][0]
+    assert len(selection) == 1 + 6  # the run's ga and forgetting quality's six
+    for x in selection:
+        np.testing.assert_array_equal(x, test_x)

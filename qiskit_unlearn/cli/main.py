@@ -165,8 +165,8 @@ COMMANDS: dict[str, Command] = {
             "evaluate and report", _run_args, _run_run),
     "report": ("rebuild summary.csv, report.md and the plots of a finished run",
                _report_args, _report_run),
-    "sweep": ("repeat an experiment over the noise grid of its [sweep] section; one combined "
-              "table, figures and report", _sweep_args, _sweep_run),
+    "sweep": ("repeat an experiment over the noise and config-value grids of its [sweep] "
+              "section; one combined table, figures and report", _sweep_args, _sweep_run),
     "hw": ("evaluate a finished run's models on IBM quantum hardware or a fake device, or "
            "unlearn there (submit, unlearn, status, fetch)", _hw_args, _hw_run),
     "methods": ("list the unlearning methods, or show one's hyperparameters", _methods_args,

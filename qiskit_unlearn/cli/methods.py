@@ -24,7 +24,7 @@ def _cache_file() -> Path:
 
     folder = Path(qiskit_unlearn.__file__).parent / "unlearn"
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(folder.glob("*.py")):
+    for path in [*sorted(folder.glob("*.py")), Path(__file__)]:  # the listing's format too
         stat = path.stat()
         h.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -36,7 +36,8 @@ def _from_registry() -> list[dict[str, Any]]:
 
     return [{"name": m.name, "family": m.family, "summary": m.summary, "changes": m.changes,
              "reference": m.reference,
-             "defaults": [[k, repr(v), m.rules.get(k, "")] for k, v in m.defaults.items()]}
+             "defaults": [[k, repr(v), m.rules.get(k, "")] for k, v in m.defaults.items()],
+             "study": [[k, repr(v)] for k, v in m.study.items()]}
             for m in METHODS.values()]
 
 
@@ -84,4 +85,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     for key, value, rule in m["defaults"]:
         text = f"{key} = {value}"
         print(f"  {text:{width}s}  ({rule})" if rule else f"  {text}")
+    if m.get("study"):
+        print("with unlearn.faithful = true (the HQML study's settings, under the config's own):")
+        print("  " + ", ".join(f"{k} = {v}" for k, v in m["study"]))
     return 0

@@ -90,6 +90,16 @@ def confidence_attack_auc(member_logits: Any, member_labels: Any, nonmember_logi
     return _attack_auc(members, nonmembers)
 
 
+def top_probability_attack_auc(member_logits: Any, nonmember_logits: Any) -> float:
+    """AUC of the attack "member if the top softmax probability is high" (the HQML study's
+    score: label-free, so a confidently *wrong* prediction also looks like a member)."""
+    members = outputs(member_logits, "member logits")
+    nonmembers = outputs(nonmember_logits, "non-member logits")
+    top_m = np.exp(log_softmax(members, axis=1).max(axis=1))
+    top_n = np.exp(log_softmax(nonmembers, axis=1).max(axis=1))
+    return _attack_auc(top_m, top_n)
+
+
 def loss_attack_auc(member_logits: Any, member_labels: Any, nonmember_logits: Any,
                     nonmember_labels: Any) -> float:
     """AUC of the loss attack of Yeom et al. (score = −cross-entropy = log p_y).

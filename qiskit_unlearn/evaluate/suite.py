@@ -24,11 +24,18 @@ from qiskit_unlearn.evaluate.metrics import (
     prediction_agreement,
     uqi,
 )
-from qiskit_unlearn.evaluate.mia import confidence_attack_auc, loss_attack_auc, mia_efficacy
+from qiskit_unlearn.evaluate.mia import (
+    confidence_attack_auc,
+    loss_attack_auc,
+    mia_efficacy,
+    top_probability_attack_auc,
+)
 from qiskit_unlearn.train import predict_logits
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
 ACCURACY_SPLITS = ("retain", "forget", "val", "test")
+#: Scores of ``mia_auc``: the true label's softmax probability, or the top one (HQML study).
+MIA_SCORES = ("true-label", "top")
 
 
 @dataclass
@@ -72,6 +79,7 @@ def split_logits(model: torch.nn.Module, sets: EvalSets) -> dict[str, np.ndarray
 
 def accuracies(logits: Mapping[str, np.ndarray], sets: EvalSets) -> dict[str, float]:
     out = {f"{name}_accuracy": accuracy(logits[name], sets.split(name)[1])
+           if len(sets.split(name)[1]) else float("nan")  # no validation split (val_size 0)
            for name in ACCURACY_SPLITS}
     if sets.forget_clean_y is not None:
         out["forget_clean_accuracy"] = accuracy(logits["forget"], sets.forget_clean_y)
@@ -80,8 +88,14 @@ def accuracies(logits: Mapping[str, np.ndarray], sets: EvalSets) -> dict[str, fl
 
 def evaluate_model(logits: Mapping[str, np.ndarray], original: Mapping[str, np.ndarray],
                    oracle: Mapping[str, np.ndarray], sets: EvalSets, *, mia: bool = True,
-                   seed: int = 0) -> dict[str, float]:
-    """Accuracies, drops, UQI, agreement with the oracle and membership inference."""
+                   seed: int = 0, mia_score: str = "true-label") -> dict[str, float]:
+    """Accuracies, drops, UQI, agreement with the oracle and membership inference.
+
+    ``mia_auc`` scores by ``mia_score`` (:data:`MIA_SCORES`); ``mia_label_auc`` and
+    ``mia_top_auc`` always hold both scores, so runs with either choice stay comparable.
+    """
+    if mia_score not in MIA_SCORES:
+        raise ValueError(f"mia_score must be one of {MIA_SCORES}, got {mia_score!r}")
     acc = accuracies(logits, sets)
     orig_acc = accuracies(original, sets)
     oracle_acc = accuracies(oracle, sets)
@@ -97,7 +111,10 @@ def evaluate_model(logits: Mapping[str, np.ndarray], original: Mapping[str, np.n
     row["oracle_gap"] = oracle_gap(acc, oracle_acc)
     if mia:
         fy, (_, ny), (_, ry), (_, ty) = sets.forget[1], sets.nonmember, sets.retain, sets.test
-        row["mia_auc"] = confidence_attack_auc(logits["forget"], fy, logits["nonmember"], ny)
+        row["mia_label_auc"] = confidence_attack_auc(logits["forget"], fy, logits["nonmember"],
+                                                     ny)
+        row["mia_top_auc"] = top_probability_attack_auc(logits["forget"], logits["nonmember"])
+        row["mia_auc"] = row["mia_top_auc" if mia_score == "top" else "mia_label_auc"]
         row["mia_loss_auc"] = loss_attack_auc(logits["forget"], fy, logits["nonmember"], ny)
         row["mia_efficacy"] = mia_efficacy(logits["retain"], ry, logits["test"], ty,
                                            logits["forget"], fy, seed=seed)

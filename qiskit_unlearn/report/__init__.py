@@ -1,8 +1,11 @@
-"""Reports of a finished run: ``summary.csv``, ``plots/*.png`` and ``report.md``.
+"""Reports of a finished run: ``summary.csv``, ``ranking.csv``, ``plots/*.png`` and
+``report.md``.
 
 Everything is rebuilt from the run directory's files (``results.csv``, ``manifest.json`` and
-the optional curves, histories, forgetting-quality and landscape files), so a report can be
-regenerated or restyled at any time without re-running an experiment.
+the optional curves, histories, forgetting-quality, memorisation and landscape files), so a
+report can be regenerated or restyled at any time without re-running an experiment. Report
+files are derived: they are not indexed in the manifest and are rewritten (atomically) by
+every ``qunlearn report``; the run's own result files are only read.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from qiskit_unlearn.report.inputs import (
     load_results,
 )
 from qiskit_unlearn.report.markdown import experiment_name, render
+from qiskit_unlearn.report.ranking import build_rankings, write_ranking_csv
 from qiskit_unlearn.report.tables import Summary, summarize, write_summary_csv
 from qiskit_unlearn.storage import write_atomic
 
@@ -51,7 +55,8 @@ def _optional_summary(table: Table | None, keys: tuple[str, ...],
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Write ``summary.csv``, ``plots/`` and ``report.md`` into ``run_dir``; returns the report.
+    """Write ``summary.csv``, ``ranking.csv``, ``plots/`` and ``report.md`` into ``run_dir``;
+    returns the report.
 
     Raises :class:`ReportError` when ``run_dir`` has no ``results.csv`` (run ``qunlearn run``).
     """
@@ -64,15 +69,20 @@ def write_report(run_dir: str | Path) -> Path:
     manifest = load_manifest(run_dir)
     summary = summarize(table)
     write_summary_csv(summary, run_dir / "summary.csv")
+    rankings = build_rankings(table)
+    write_ranking_csv(rankings, run_dir / "ranking.csv")
     quality = _optional_summary(load_optional_table(run_dir / "forgetting_quality.csv"),
                                 ("scenario", "method", "variant", "faithful"), table)
     landscape = _optional_summary(load_optional_table(run_dir / "landscape.csv"),
                                   ("scenario", "model", "split"))
+    memorisation = _optional_summary(load_optional_table(run_dir / "memorisation.csv"),
+                                     ("scenario",))
     plots = write_plots(run_dir, summary, load_curves(run_dir), load_histories(run_dir),
                         quality)
     text = render(manifest, summary, plots,
                   experiment=experiment_name(manifest, table.unique("experiment"), run_dir),
-                  n_rows=len(table.rows), quality=quality, landscape=landscape)
+                  n_rows=len(table.rows), quality=quality, landscape=landscape,
+                  rankings=rankings, memorisation=memorisation)
     path = run_dir / "report.md"
     write_atomic(path, text)
     return path

@@ -1,8 +1,9 @@
 """``report.md``: a readable account of a run, rebuilt from its files at any time.
 
-Order: what was run (description, dates, versions), a headline table, the figures with one
-sentence each, the full summary, the optional forgetting-quality and landscape tables, and how
-the numbers were obtained, so a reader can judge them without opening the code.
+Order: what was run (description, dates, versions), a headline table, the per-scenario
+rankings (distance to the oracle, balance), the figures with one sentence each, the optional
+forgetting-quality, memorisation and landscape tables, the full summary, and how the numbers
+were obtained, so a reader can judge them without opening the code.
 """
 
 from __future__ import annotations
@@ -13,10 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qiskit_unlearn.report.tables import STUDY_MARK, Summary, fmt_duration, fmt_stat
+from qiskit_unlearn.evaluate.stats import seeds_needed
+from qiskit_unlearn.report.tables import (
+    STUDY_MARK,
+    Summary,
+    fmt_duration,
+    fmt_number,
+    fmt_stat,
+)
 
 if TYPE_CHECKING:
+    from qiskit_unlearn.evaluate.ranking import RankedMethod
     from qiskit_unlearn.report.plots import Plot
+    from qiskit_unlearn.report.ranking import Ranking
 
 HEADERS = {
     "retain_accuracy": "Retain acc.", "forget_accuracy": "Forget acc.",
@@ -34,6 +44,8 @@ HEADERS = {
     "hessian_top": "Top Hessian eig.", "hessian_trace": "Hessian trace",
     "hessian_top_retain": "Top eig. (retain)", "hessian_top_forget": "Top eig. (forget)",
     "hessian_trace_retain": "Trace (retain)", "hessian_trace_forget": "Trace (forget)",
+    "memorisation": "Memorisation (acc.)", "memorisation_prob": "Memorisation (prob.)",
+    "num_out_models": "Out-models", "num_examples": "Examples",
 }
 FAMILIES: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("Accuracy", lambda m: m.endswith("accuracy")),
@@ -60,8 +72,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: i
 
 
 def stat_table(summary: Summary, metrics: Sequence[str], *, seeds: bool = True,
-               names: Mapping[str, str] | None = None) -> list[str]:
-    """One row per group: its key columns (method as its display label), then mean ± std."""
+               names: Mapping[str, str] | None = None, ci: bool = False) -> list[str]:
+    """One row per group: its key columns (method as its display label), then mean ± std, or
+    with ``ci`` mean [95 % interval] (times and counts keep ± std)."""
     names = {**HEADERS, **(names or {})}
     keys = [k for k in summary.keys if k not in ("variant", "faithful")]
     if len(summary.noises()) < 2 and "noise" in keys:
@@ -72,7 +85,7 @@ def stat_table(summary: Summary, metrics: Sequence[str], *, seeds: bool = True,
     for g in summary.groups:
         row: list[Any] = [g.label if k == "method" else g.key[k] for k in keys]
         row += [g.n_seeds] if seeds else []
-        row += [fmt_stat(g.stat(m), m) for m in metrics]
+        row += [fmt_stat(g.stat(m), m, ci=ci) for m in metrics]
         rows.append(row)
     return _table(header, rows, len(keys))
 
@@ -125,8 +138,8 @@ def _run_facts(manifest: Mapping[str, Any], summary: Summary, n_rows: int) -> li
     versions = manifest.get("versions")
     if isinstance(versions, dict) and versions:
         facts.append(("Versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
-    facts.append(("Data", f"`results.csv` ({n_rows} rows), `summary.csv` (mean and std per "
-                          "group)"))
+    facts.append(("Data", f"`results.csv` ({n_rows} rows), `summary.csv` (mean, std and 95 % "
+                          "interval per group), `ranking.csv` (the rankings below)"))
     return [f"- **{name}:** {value}" for name, value in facts]
 
 
@@ -135,7 +148,7 @@ def _headline(summary: Summary) -> list[str]:
     wanted = ["forget_accuracy", "retain_accuracy", "test_accuracy", "uqi", "mia_auc", js,
               "seconds"]
     metrics = [m for m in wanted if summary.has(m)]
-    return stat_table(summary, metrics, seeds=False, names={js: "JS to oracle"})
+    return stat_table(summary, metrics, seeds=False, names={js: "JS to oracle"}, ci=True)
 
 
 def _plot_block(plot: Plot, level: str = "###") -> list[str]:
@@ -144,7 +157,8 @@ def _plot_block(plot: Plot, level: str = "###") -> list[str]:
 
 def render(manifest: Mapping[str, Any], summary: Summary, plots: Sequence[Plot], *,
            experiment: str, n_rows: int, quality: Summary | None = None,
-           landscape: Summary | None = None) -> str:
+           landscape: Summary | None = None, rankings: Sequence[Ranking] = (),
+           memorisation: Summary | None = None) -> str:
     """The whole Markdown document."""
     out = [f"# Unlearning report: {experiment}", ""]
     description = _description(manifest)
@@ -152,13 +166,15 @@ def render(manifest: Mapping[str, Any], summary: Summary, plots: Sequence[Plot],
         out += [description, ""]
     out += [*_run_facts(manifest, summary, n_rows), ""]
     out += ["## Headline results", "",
-            "Mean ± standard deviation over seeds for every scenario and method; the oracle "
-            "`retrain` is the target each unlearning method should match.", ""]
+            "Mean over seeds [95 % bootstrap interval of the mean] for every scenario and "
+            "method (times: mean ± std); the oracle `retrain` is the target each unlearning "
+            "method should match.", ""]
     out += [*_headline(summary), ""]
     if summary.has_study_behaviour():
         out += [f"{STUDY_MARK} `faithful = true`: reproduces the HQML study's code, including "
                 "where it departs from the published methods (see the README); unmarked rows "
                 "use the corrected versions.", ""]
+    out += ranking_sections(rankings)
     by_section: dict[str, list[Plot]] = {}
     for p in plots:
         by_section.setdefault(p.section, []).append(p)
@@ -175,6 +191,17 @@ def render(manifest: Mapping[str, Any], summary: Summary, plots: Sequence[Plot],
         out += [*stat_table(quality, quality.metrics), ""]
         for p in by_section.get("Forgetting quality", []):
             out += [p.caption, "", f"![{p.title}]({p.file})", ""]
+    if memorisation is not None:
+        out += ["## Memorisation", "",
+                "Per-example memorisation of the forget set (Feldman & Zhang 2020): whether "
+                "the teacher, trained with the example, classifies it correctly, minus the "
+                "fraction of the forgetting-quality retrained models (trained without it) that "
+                "do, averaged over the forget examples; *prob.* uses the true label's "
+                "probability instead. Mean [95 % interval] over seeds, from "
+                "`memorisation.csv`. One teacher per seed makes each estimate noisy; for class "
+                "forgetting the retrained models never saw the class, so the number measures "
+                "how far the class generalises from the others, not memorisation.", ""]
+        out += [*stat_table(memorisation, memorisation.metrics, ci=True), ""]
     if landscape is not None:
         out += ["## Loss landscape", "",
                 "Top Hessian eigenvalue and Hessian trace of the loss (sharpness), from "
@@ -208,9 +235,15 @@ def _methodology(manifest: Mapping[str, Any], summary: Summary) -> list[str]:
         "- **Selection.** Hyperparameters and stopping points of every method were chosen on "
         "the validation split only; the test split and the forget-set metrics were used for "
         "reporting, never for selection.",
-        f"- **Seeds.** Each number is the mean ± sample standard deviation (n − 1) over "
-        f"{seed_text} ({count_text} per group); a value without ± comes from a single seed, "
-        "and a seed that did not produce a metric is left out of that metric's mean.",
+        f"- **Seeds.** Each number is the mean over {seed_text} ({count_text} per group) "
+        "with the sample standard deviation (n − 1) or, in brackets, the 95 % percentile "
+        "bootstrap interval of the mean (10,000 resamples, fixed seed; too narrow with few "
+        "seeds: with two it is their range); a value without either comes from a single "
+        "seed, and a seed that did not produce a metric is left out of that metric's mean.",
+        "- **Comparisons.** Rankings pair each method with the oracle and teacher of the same "
+        "seed and test it against the best method on the same seeds: Wilcoxon signed-rank "
+        "from 6 seeds, the exact sign-flip permutation test below, two-sided, Holm-corrected "
+        "over the methods of a scenario, significant at Holm p < 0.05.",
         "- **References.** `retrain (oracle)` is retrained from scratch on the retain set "
         "only, the gold standard of exact unlearning; `original (teacher)` is the model before "
         "unlearning.",
@@ -224,3 +257,88 @@ def experiment_name(manifest: Mapping[str, Any], experiments: Sequence[str], run
                     ) -> str:
     """The manifest's name, else the results' ``experiment`` column, else the folder name."""
     return str(manifest.get("experiment") or (experiments[0] if experiments else run_dir.name))
+
+
+def _p(value: float) -> str:
+    if not math.isfinite(value):
+        return "—"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _verdict(entry: RankedMethod, separable: bool) -> str:
+    if entry.best:
+        return "best"
+    if entry.significant is None:
+        return "—"
+    if not separable:
+        return "no (n too small)"
+    return "yes" if entry.significant else "no"
+
+
+def _separable(ranking: Ranking, alpha: float = 0.05) -> tuple[bool, list[str]]:
+    """Whether the block's paired tests can reach Holm p < alpha at all, and a note if not."""
+    tested = [e for e in ranking.entries if e.test]
+    if not tested:
+        return False, ["Only one method has values here: there is nothing to compare."]
+    m, floor = len(tested), min(e.min_p for e in tested)
+    if m * floor < alpha:
+        return True, []
+    n = max(e.n for e in tested)
+    return False, [f"With {n} paired seed{'s' * (n != 1)} and {m} comparison"
+                   f"{'s' * (m != 1)} the smallest p-value these tests can give is "
+                   f"{_p(m * floor)} after Holm's correction, so no difference can be "
+                   f"significant at {alpha:g}: these seeds cannot separate the methods (at "
+                   f"least {seeds_needed(m, alpha)} seeds with distinct results would be "
+                   "needed)."]
+
+
+def _ranking_block(ranking: Ranking, several_noises: bool) -> list[str]:
+    title = ranking.scenario + (f" ({ranking.key.get('noise')})" if several_noises else "")
+    separable, note = _separable(ranking)
+    balance = ranking.measure == "balance"
+    terms = [t for t in ("forgetting", "utility", "privacy") if t != "privacy"
+             or ranking.privacy] if balance else []
+    header = ["Rank", "Method", "Seeds", "Balance" if balance else "Distance", "95 % CI",
+              *(t.capitalize() for t in terms), "p vs best", "Holm p", "Significant"]
+    rows = []
+    entries = [*ranking.entries, *([ranking.reference] if ranking.reference else [])]
+    for e in entries:
+        stats = ranking.terms.get(e.name, {})
+        rows.append([e.rank or "ref.", e.name, e.n, f"{e.mean:.3f}",
+                     f"[{e.ci_low:.3f}, {e.ci_high:.3f}]" if math.isfinite(e.ci_low) else "—",
+                     *(fmt_number(stats[t].mean) if t in stats else "—" for t in terms),
+                     _p(e.p_value), _p(e.p_holm),
+                     _verdict(e, separable) if e.rank else "reference"])
+    return [f"### {title}", "", *_table(header, rows, 2), "", *([*note, ""] if note else [])]
+
+
+def ranking_sections(rankings: Sequence[Ranking]) -> list[str]:
+    """The "Distance to the oracle" and "Balance ranking" sections (none without rankings)."""
+    if not rankings:
+        return []
+    several = len({r.key.get("noise", "") for r in rankings}) > 1
+    privacy = all(r.privacy for r in rankings)
+    mia_note = "" if privacy else (
+        " Membership inference was not measured (`evaluation.mia = false`, or no oracle "
+        "row), so the MIA AUC is left out of the distance and the privacy term out of the "
+        "balance.")
+    tests = ("Each method is tested against the best one with a paired test across seeds "
+             "(Wilcoxon signed-rank from 6 seeds, the exact sign-flip permutation test "
+             "below), Holm-corrected over the methods of the scenario; *significant* = Holm "
+             "p < 0.05. The 95 % CI is the bootstrap interval of the mean over seeds.")
+    out = ["## Distance to the oracle", "",
+           "Per seed, the mean over retain, forget and test accuracy and the MIA AUC of "
+           "|method − retrain oracle of the same seed| (0 = behaves like retraining; the "
+           "oracle itself is the target and not ranked); lower is better. " + tests + mia_note,
+           ""]
+    out += [line for r in rankings if r.measure == "distance"
+            for line in _ranking_block(r, several)]
+    out += ["## Balance ranking", "",
+            "Per seed, the harmonic mean of forgetting = 1 − |forget acc. − oracle forget "
+            "acc.|, utility = min(1, test acc. / teacher test acc.) and privacy = max(0, 1 − "
+            "2 |MIA AUC − oracle MIA AUC|), so a method scores high only if it does well on "
+            "all three; higher is better, and the oracle's own balance is the reference. "
+            + tests + mia_note, ""]
+    out += [line for r in rankings if r.measure == "balance"
+            for line in _ranking_block(r, several)]
+    return out

@@ -1,4 +1,5 @@
-"""Group result rows over seeds (mean ± sample std) and format numbers for humans.
+"""Group result rows over seeds (mean ± sample std, 95 % bootstrap interval of the mean) and
+format numbers for humans.
 
 A group is one (noise, scenario, method, variant, faithful) combination, restricted to the key
 columns the run actually filled in. Groups keep a stable order: noise settings by level, then
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qiskit_unlearn.evaluate.stats import bootstrap_ci
 from qiskit_unlearn.report.inputs import Table
 from qiskit_unlearn.storage import write_atomic
 
@@ -27,11 +29,15 @@ STUDY_MARK = "†"  # rows run with faithful = true (the HQML study's behaviour)
 
 @dataclass(frozen=True)
 class Stat:
-    """Mean and sample standard deviation (ddof=1, NaN below two values) of the finite values."""
+    """Mean, sample standard deviation (ddof=1, NaN below two values) and the 95 % percentile
+    bootstrap interval of the mean (:func:`~qiskit_unlearn.evaluate.stats.bootstrap_ci`; NaN
+    below two values) of the finite values."""
 
     mean: float = math.nan
     std: float = math.nan
     n: int = 0
+    ci_low: float = math.nan
+    ci_high: float = math.nan
 
 
 def mean_std(values: Iterable[float]) -> Stat:
@@ -40,7 +46,8 @@ def mean_std(values: Iterable[float]) -> Stat:
     if vals.size == 0:
         return Stat()
     std = float(vals.std(ddof=1)) if vals.size > 1 else math.nan
-    return Stat(float(vals.mean()), std, int(vals.size))
+    low, high = bootstrap_ci(vals)
+    return Stat(float(vals.mean()), std, int(vals.size), low, high)
 
 
 def method_label(method: str, variant: str = "", faithful: str = "") -> str:
@@ -156,11 +163,12 @@ def _csv_number(value: float) -> str:
 
 
 def write_summary_csv(summary: Summary, path: Path) -> Path:
-    """``summary.csv``: key columns, ``scenario_kind``, ``n_seeds``, ``<metric>_mean/_std``."""
+    """``summary.csv``: key columns, ``scenario_kind``, ``n_seeds``, then per metric
+    ``<metric>_mean``, ``_std``, ``_ci_low`` and ``_ci_high`` (95 % bootstrap interval)."""
     kind = any(g.scenario_kind for g in summary.groups)
     header = [*summary.keys, *(["scenario_kind"] if kind else []), "n_seeds"]
     for m in summary.metrics:
-        header += [f"{m}_mean", f"{m}_std"]
+        header += [f"{m}_mean", f"{m}_std", f"{m}_ci_low", f"{m}_ci_high"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -169,7 +177,7 @@ def write_summary_csv(summary: Summary, path: Path) -> Path:
         row.append(g.n_seeds)
         for m in summary.metrics:
             s = g.stat(m)
-            row += [_csv_number(s.mean), _csv_number(s.std)]
+            row += [_csv_number(v) for v in (s.mean, s.std, s.ci_low, s.ci_high)]
         writer.writerow(row)
     write_atomic(path, out.getvalue())
     return path
@@ -214,9 +222,10 @@ def fmt_duration(seconds: float, std: float = math.nan) -> str:
     return f"{text} {unit}"
 
 
-def fmt_stat(stat: Stat, metric: str = "") -> str:
-    """``mean ± std`` (std left out for one seed); durations get a unit, counts no decimals
-    unless their mean is fractional."""
+def fmt_stat(stat: Stat, metric: str = "", *, ci: bool = False) -> str:
+    """``mean ± std`` (std left out for one seed), or with ``ci`` ``mean [low, high]`` (the
+    95 % interval of the mean); durations get a unit and counts no decimals unless their mean
+    is fractional, and both keep ``± std`` (an interval of a cost or a count says little)."""
     if is_time(metric):
         return fmt_duration(stat.mean, stat.std)
     if math.isnan(stat.mean):
@@ -228,4 +237,15 @@ def fmt_stat(stat: Stat, metric: str = "") -> str:
     else:
         d = _decimals(stat.mean)
     text = fmt_number(stat.mean, d)
+    if ci and not is_count(metric):
+        return f"{text} {fmt_ci(stat, d)}" if math.isfinite(stat.ci_low) else text
     return f"{text} ± {fmt_number(stat.std, d)}" if math.isfinite(stat.std) else text
+
+
+def fmt_ci(stat: Stat, decimals: int | None = None) -> str:
+    """``[low, high]`` of the 95 % interval, '—' below two seeds."""
+    if not (math.isfinite(stat.ci_low) and math.isfinite(stat.ci_high)):
+        return "—"
+    d = _decimals(stat.mean if math.isfinite(stat.mean) else stat.ci_high) \
+        if decimals is None else decimals
+    return f"[{fmt_number(stat.ci_low, d)}, {fmt_number(stat.ci_high, d)}]"

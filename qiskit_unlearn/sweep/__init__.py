@@ -1,13 +1,15 @@
-"""Noise sweeps: repeat an experiment over a grid of noise settings (``qunlearn sweep``).
+"""Sweeps: repeat an experiment over noise settings and any config values (``qunlearn sweep``).
 
 A config's ``[sweep]`` section is validated at load time (:func:`validate_sweep`) and expanded
-into one ordinary run per (placement, setting) (:func:`expand_sweep`); :func:`run_sweep` runs
-them, sharing every model that does not depend on the noise, and writes the combined table,
-figures and report (:func:`write_sweep_report`).
+into one ordinary run per (placement, setting) (:func:`expand_sweep`), for every point of its
+optional ``[sweep.grid]`` of config values (:func:`expand_grid`); :func:`run_sweep` runs them,
+sharing every model that does not depend on the noise, and writes the combined table, figures
+and report (:func:`write_sweep_report`).
 """
 
 from typing import Any
 
+from qiskit_unlearn.sweep.axes import GridPoint, expand_grid
 from qiskit_unlearn.sweep.grid import (
     FAMILIES,
     PLACEMENTS,
@@ -18,8 +20,8 @@ from qiskit_unlearn.sweep.grid import (
     validate_sweep,
 )
 
-__all__ = ["FAMILIES", "PLACEMENTS", "Run", "Setting", "SweepError", "expand_sweep",
-           "run_sweep", "validate_sweep", "write_sweep_report"]
+__all__ = ["FAMILIES", "PLACEMENTS", "GridPoint", "Run", "Setting", "SweepError", "expand_grid",
+           "expand_sweep", "run_sweep", "validate_sweep", "write_sweep_report"]
 
 
 def __getattr__(name: str) -> Any:

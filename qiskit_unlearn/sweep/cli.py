@@ -1,4 +1,5 @@
-"""``qunlearn sweep CONFIG``: repeat an experiment over the noise grid of its ``[sweep]``."""
+"""``qunlearn sweep CONFIG``: repeat an experiment over the noise settings of its ``[sweep]``
+and the config values of its ``[sweep.grid]``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from qiskit_unlearn.cli.options import add_experiment_options, load_experiment, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_experiment_options(
-        parser, config_help="TOML experiment config with a [sweep] section (see "
-                            "experiments/noise-iris.toml)",
+        parser, config_help="TOML experiment config with a [sweep] section: noise settings "
+                            "and/or a [sweep.grid] of config values (see experiments/"
+                            "noise-iris.toml, experiments/hqml-depth-entanglement.toml)",
         out_help="sweep folder (default: runs/<experiment name>-sweep); re-running into it "
-                 "skips finished settings",
+                 "skips finished settings and grid points",
         no_cache_help="keep trained models in OUT/models only (runs still share them)")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="settings run in parallel worker processes (default 1)")
+                        help="runs (grid points x settings) in parallel worker processes "
+                             "(default 1)")
     parser.add_argument("--no-run-reports", action="store_true",
                         help="skip each setting's own report.md (the sweep report is written)")
 

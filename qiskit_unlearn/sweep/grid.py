@@ -214,18 +214,20 @@ def _explicit(i: int, table: Any, where: list[str]) -> dict[str, Any]:
             "backend": copy.deepcopy(backend)}
 
 
-def validate_sweep(table: Any) -> dict[str, Any]:
+def validate_sweep(table: Any, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Check a ``[sweep]`` section and fill in defaults; raises :class:`SweepError`.
 
     The result has the same shape as the input (so validating it again is a no-op): ``where``
-    as a list, every family (sorted, de-duplicated), the options, ``setting`` and the
-    placement sub-tables that were given.
+    as a list, every family (sorted, de-duplicated), the options, ``setting``, the placement
+    sub-tables and ``grid`` that were given. ``base`` is the raw config the section belongs
+    to: with it, every value and point of ``[sweep.grid]`` is validated as a config too.
     """
     if not isinstance(table, dict):
         raise SweepError(f"[sweep] must be a table, got {table!r}; {_EXAMPLE}")
     from qiskit_unlearn.sweep import mitigation
 
-    allowed = {"where", *FAMILIES, *OPTIONS, "setting", *PLACEMENTS, *mitigation.DEFAULTS}
+    allowed = {"where", *FAMILIES, *OPTIONS, "setting", *PLACEMENTS, *mitigation.DEFAULTS,
+               "grid"}
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise SweepError(f"unknown key(s) {', '.join(f'sweep.{k}' for k in unknown)}; allowed "
@@ -253,9 +255,14 @@ def validate_sweep(table: Any) -> dict[str, Any]:
         raise SweepError("sweep.setting must be a list of [[sweep.setting]] tables")
     out["setting"] = [_explicit(i, s, out["where"]) for i, s in enumerate(settings)]
     out.update(mitigation.validate(table))
-    if not expand_sweep(out):
+    if "grid" in table:
+        from qiskit_unlearn.sweep.axes import validate_grid
+
+        out["grid"] = validate_grid(table["grid"], base)
+    elif not expand_sweep(out):
         raise SweepError("[sweep] has no noise setting besides the exact reference: give at "
-                         f"least one non-zero level; {_EXAMPLE}")
+                         "least one non-zero level, or a [sweep.grid] of config values; "
+                         f"{_EXAMPLE}")
     return out
 
 

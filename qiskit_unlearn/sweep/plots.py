@@ -9,6 +9,7 @@ to the reference instead. Colours and markers are the run report's
 
 from __future__ import annotations
 
+import io
 import math
 import textwrap
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from qiskit_unlearn.report.plots import (
     Styles,
 )
 from qiskit_unlearn.report.tables import Group, Summary
+from qiskit_unlearn.storage import write_bytes_atomic
 from qiskit_unlearn.sweep.grid import REFERENCE
 
 LINE_METRICS = ("forget_accuracy", "retain_accuracy", "test_accuracy", "uqi", "mia_auc",
@@ -62,6 +64,17 @@ def linestyle_of(where: str) -> Any:
     base, _, mitigation = where.partition("+")
     return MITIGATION_STYLES.get(mitigation, "-.") if mitigation else LINESTYLES.get(base, "-")
 SECTION = "Noise"
+
+
+def save_figure(fig: Figure, plots_dir: Path, name: str) -> str:
+    """Write ``fig`` to ``plots_dir/name`` atomically (a reader never sees half a PNG);
+    returns its path relative to the sweep folder (``plots/...``), as the report links it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    path = plots_dir / name
+    write_bytes_atomic(path, buf.getvalue())
+    parts = path.parts
+    return "/".join(parts[len(parts) - 1 - parts[::-1].index("plots"):])
 
 
 def where_of(g: Group) -> str:
@@ -207,11 +220,11 @@ def line_figure(summary: Summary, where: str, kind: str, styles: Styles, plots_d
     title = KIND_TEXT.get(kind, (f"{kind} noise",))[0]
     _title(fig, f"{title} · {where_text(where)} (mean ± std over {seeds} seeds)")
     name = f"{where}_{kind}.png"
-    fig.savefig(plots_dir / name, dpi=DPI)
+    file = save_figure(fig, plots_dir, name)
     caption = (f"{title} with {where_text(where)}: each metric against the noise "
                "strength, from the exact reference (left); one line per method, shaded ± std "
                "over seeds. Dotted: MIA chance (0.5); dashed: chance accuracy.")
-    return Plot(f"{plots_dir.name}/{name}", SECTION, f"{title} ({where})", caption)
+    return Plot(file, SECTION, f"{title} ({where})", caption)
 
 
 def _panel_axes(ax: Axes, kind: str, levels: Sequence[float], metric: str, chance: float | None,
@@ -271,8 +284,8 @@ def compare_figure(summary: Summary, kind: str, styles: Styles, plots_dir: Path,
                    "mitigated line back at its level-0 value means mitigation undid the "
                    "noise's effect on that metric.")
         heading = f"{title}: mitigation ({base})"
-    fig.savefig(plots_dir / name, dpi=DPI)
-    return Plot(f"{plots_dir.name}/{name}", SECTION, heading, caption)
+    file = save_figure(fig, plots_dir, name)
+    return Plot(file, SECTION, heading, caption)
 
 
 def bar_figure(summary: Summary, where: str, styles: Styles, plots_dir: Path,
@@ -314,17 +327,18 @@ def bar_figure(summary: Summary, where: str, styles: Styles, plots_dir: Path,
     _title(fig, f"Device noise models · {where_text(where)} "
                 f"(mean ± std over {seeds} seeds)")
     name = f"{where}_devices.png"
-    fig.savefig(plots_dir / name, dpi=DPI)
+    file = save_figure(fig, plots_dir, name)
     caption = (f"Noise models of fake IBM devices with {where_text(where)}, next "
                "to the exact reference: bars are means over seeds, whiskers ± std.")
-    return Plot(f"{plots_dir.name}/{name}", SECTION, f"Devices ({where})", caption)
+    return Plot(file, SECTION, f"Devices ({where})", caption)
 
 
-def write_sweep_plots(out_dir: Path, summary: Summary, chance: float | None = None
-                      ) -> list[Plot]:
-    """Every line and bar figure the sweep's results support, into ``out_dir/plots``."""
-    plots_dir = Path(out_dir) / "plots"
-    plots_dir.mkdir(exist_ok=True)
+def write_sweep_plots(out_dir: Path, summary: Summary, chance: float | None = None,
+                      sub: str = "") -> list[Plot]:
+    """Every line and bar figure the sweep's results support, into ``out_dir/plots`` (or its
+    folder ``sub``: one grid point's noise figures)."""
+    plots_dir = Path(out_dir) / "plots" / sub if sub else Path(out_dir) / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
     for old in plots_dir.glob("*.png"):
         old.unlink()
     styles = Styles(summary.groups)

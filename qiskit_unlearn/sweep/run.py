@@ -1,11 +1,16 @@
-"""``qunlearn sweep``: one ordinary run per (placement, noise setting), then one combined table.
+"""``qunlearn sweep``: one ordinary run per (grid point, placement, noise setting), then one
+combined table.
 
 Every run is a normal ``qunlearn run`` directory (``OUT/exact`` for the reference,
-``OUT/<where>/<label>`` otherwise), with its own lock, config record and file index. Runs that
+``OUT/<where>/<label>`` otherwise; with a ``[sweep.grid]``, the same under
+``OUT/grid/<point>/``), with its own lock, config record and file index. Runs that
 train on the same backend share their work: the trained teachers and oracles through the model
 cache, and the unlearned models through the first run's ``unlearned/`` folder (a run reuses a
 donor's file whose stored key matches its own). So evaluation-only noise costs evaluations,
-never training. A finished setting is skipped, making a sweep resumable.
+never training. Grid points never share run folders or unlearned models; their trained
+models meet only in the model cache, which keys on everything that determines a model (so a
+point varying only ``unlearn.*`` rightly reuses the teacher of another). A finished setting is
+skipped, making a sweep resumable.
 
 The sweep folder itself is locked while the sweep runs and bound to the experiment without its
 ``[sweep]`` section: the grid may grow (new levels run alone, finished ones are reused, the
@@ -25,14 +30,37 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qiskit_unlearn.storage import utc_now
+from qiskit_unlearn.sweep.axes import GridPoint, expand_grid, point_config
 from qiskit_unlearn.sweep.grid import REFERENCE_RUN, Run, SweepError, describe, expand_sweep
 
 MARKER = "sweep-run.json"
 EXACT_BACKENDS = ("statevector", "aer")
+#: Per-run tables combined at the sweep root (when a run wrote them), grid and noise columns
+#: added: forgetting quality, and memorisation (written by runs that estimate it).
+EXTRA_TABLES = ("forgetting_quality.csv", "memorisation.csv")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of the sweep: a noise run at one grid point."""
+
+    point: GridPoint
+    run: Run
+
+    @property
+    def path(self) -> str:
+        """The run directory relative to the sweep folder."""
+        return self.point.prefix + self.run.path
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """Grid columns, then noise columns: what every row of this run carries."""
+        return {**self.point.columns, **self.run.columns}
 
 
 def plan(cfg: Mapping[str, Any]) -> list[Run]:
@@ -41,6 +69,12 @@ def plan(cfg: Mapping[str, Any]) -> list[Run]:
         raise SweepError("the config has no [sweep] section; add one (see experiments/"
                          "noise-iris.toml) or use 'qunlearn run' for a single run")
     return [REFERENCE_RUN, *expand_sweep(cfg["sweep"])]
+
+
+def jobs_of(cfg: Mapping[str, Any]) -> list[Job]:
+    """Every run of the sweep: each grid point's whole noise plan, points in grid order."""
+    runs = plan(cfg)
+    return [Job(p, r) for p in expand_grid(cfg["sweep"].get("grid")) for r in runs]
 
 
 def run_config(cfg: Mapping[str, Any], run: Run) -> dict[str, Any]:
@@ -66,14 +100,32 @@ def eval_backend(cfg: Mapping[str, Any], run: Run) -> dict[str, Any] | None:
     return None
 
 
-def _train_key(cfg: Mapping[str, Any], run: Run) -> str:
-    return json.dumps(run_config(cfg, run)["backend"], sort_keys=True)
+def _train_key(cfg: Mapping[str, Any], job: Job) -> str:
+    return json.dumps([job.point.label, run_config(cfg, job.run)["backend"]], sort_keys=True)
 
 
 def preflight(cfg: Mapping[str, Any], runs: Sequence[Run]) -> None:
     """Fail before any work on what would fail mid-sweep: no quantum layer, an inexact
     reference, or a backend table the model's circuit cannot run on (unknown options, a device
-    with too few qubits, a density matrix too wide)."""
+    with too few qubits, a density matrix too wide). Checked for every distinct model of the
+    grid; a sweep of the reference alone (a grid without noise) needs none of this."""
+    if all(run.setting.is_reference for run in runs):
+        return
+    seen: set[str] = set()
+    for point in expand_grid(cfg.get("sweep", {}).get("grid")):
+        pcfg = point_config(cfg, point)
+        key = json.dumps([pcfg["model"], pcfg["backend"]], sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            _preflight_point(pcfg, runs)
+        except SweepError as exc:
+            raise SweepError(f"grid point {point.label}: {exc}" if point.values else str(exc)
+                             ) from None
+
+
+def _preflight_point(cfg: Mapping[str, Any], runs: Sequence[Run]) -> None:
     from qiskit.circuit import ParameterVector, QuantumCircuit
 
     from qiskit_unlearn import make_qnn
@@ -152,22 +204,22 @@ def _init_worker() -> None:
     numba.set_num_threads(1)
 
 
-def _schedule(cfg: Mapping[str, Any], runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Producer runs (the first to train on each backend; by path) and the runs reusing their
-    models."""
+def _schedule(cfg: Mapping[str, Any], jobs: Sequence[Job]) -> dict[str, list[Job]]:
+    """Producer runs (the first of each grid point to train on each backend; by path) and the
+    runs reusing their models."""
     producers: dict[str, str] = {}
-    order: dict[str, list[Run]] = {}
-    for run in runs:
-        key = _train_key(cfg, run)
+    order: dict[str, list[Job]] = {}
+    for job in jobs:
+        key = _train_key(cfg, job)
         if key in producers:
-            order[producers[key]].append(run)
+            order[producers[key]].append(job)
         else:
-            producers[key] = run.path
-            order[run.path] = []
+            producers[key] = job.path
+            order[job.path] = []
     return order
 
 
-def _execute_all(tasks: Mapping[str, Mapping[str, Any]], consumers: Mapping[str, list[Run]],
+def _execute_all(tasks: Mapping[str, Mapping[str, Any]], consumers: Mapping[str, list[Job]],
                  out_dir: Path, jobs: int,
                  finished: Callable[[str, dict[str, Any]], None]) -> None:
     """Run every task, each producer before the runs reusing its models; ``jobs = 1`` runs in
@@ -205,8 +257,7 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
 
     if jobs < 1:
         raise SweepError(f"jobs must be >= 1, got {jobs}")
-    runs = plan(cfg)
-    preflight(cfg, runs)
+    preflight(cfg, plan(cfg))
     out_dir = Path(out_dir)
     base = {k: v for k, v in cfg.items() if k != "sweep"}
     with locked(out_dir, "qunlearn sweep"):
@@ -215,12 +266,12 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
                                       "config": base, "config_sha256": config_fingerprint(base),
                                       "sweep": cfg["sweep"], "started": utc_now()})
         manifest.save()
-        _sweep(cfg, runs, out_dir, manifest, cache_dir=cache_dir, progress=progress,
+        _sweep(cfg, jobs_of(cfg), out_dir, manifest, cache_dir=cache_dir, progress=progress,
                echo=echo, jobs=jobs, run_reports=run_reports)
     return out_dir
 
 
-def _sweep(cfg: Mapping[str, Any], runs: Sequence[Run], out_dir: Path, manifest: Any, *,
+def _sweep(cfg: Mapping[str, Any], runs: Sequence[Job], out_dir: Path, manifest: Any, *,
            cache_dir: Path | None, progress: bool, echo: Callable[[str], Any], jobs: int,
            run_reports: bool) -> None:
     from qiskit_unlearn.experiment import package_versions
@@ -232,16 +283,19 @@ def _sweep(cfg: Mapping[str, Any], runs: Sequence[Run], out_dir: Path, manifest:
     donors = {other.path: [str(out_dir / path)] for path, followers in consumers.items()
               for other in followers}
     tasks = {}
-    for run in runs:
-        rcfg, backend = run_config(cfg, run), eval_backend(cfg, run)
-        tasks[run.path] = {"cfg": rcfg, "run_dir": str(out_dir / run.path),
+    configs = {p.label: point_config(cfg, p) for p in dict.fromkeys(j.point for j in runs)}
+    for job in runs:
+        pcfg = configs[job.point.label]
+        rcfg, backend = run_config(pcfg, job.run), eval_backend(pcfg, job.run)
+        tasks[job.path] = {"cfg": rcfg, "run_dir": str(out_dir / job.path),
                            "cache_dir": str(cache), "eval_backend": backend,
-                           "columns": run.columns, "donors": donors.get(run.path, []),
-                           "fingerprint": fingerprint(rcfg, backend, run.columns),
+                           "columns": job.columns, "donors": donors.get(job.path, []),
+                           "fingerprint": fingerprint(rcfg, backend, job.columns),
                            "progress": progress and jobs == 1, "report": run_reports}
     results: dict[str, dict[str, Any]] = {}
+    points = f" at {len(configs)} grid points" if runs[0].point.values else ""
     echo(f"sweep: {len(runs)} runs ({len(consumers)} trained, "
-         f"{len(runs) - len(consumers)} reusing trained models) into {out_dir}")
+         f"{len(runs) - len(consumers)} reusing trained models){points} into {out_dir}")
 
     def finished(path: str, result: dict[str, Any]) -> None:
         results[path] = result
@@ -250,36 +304,50 @@ def _sweep(cfg: Mapping[str, Any], runs: Sequence[Run], out_dir: Path, manifest:
 
     _execute_all(tasks, consumers, out_dir, jobs, finished)
     rows = combine(out_dir, runs)
+    extras = [name for name in EXTRA_TABLES if combine(out_dir, runs, name)]
     manifest.data.update({
         "experiment": cfg["experiment"]["name"], "description": cfg["experiment"]["description"],
         "finished": utc_now(), "status": "finished",
         "seeds": cfg["experiment"]["seeds"], "jobs": jobs,
         "cpu_count": os.cpu_count(), "versions": package_versions(), "rows": rows,
         "timings": {"total": time.perf_counter() - t0},
-        "runs": [{"dir": run.path, "where": run.where, "label": run.setting.label,
-                  "kind": run.setting.kind, "level": run.setting.level,
-                  "backend": run.setting.backend,
-                  "eval_backend": tasks[run.path]["eval_backend"],
-                  "trained_on": tasks[run.path]["cfg"]["backend"], "shots": run.setting.shots,
-                  "precision": run.setting.precision, **results[run.path]} for run in runs]})
-    manifest.record("results.csv")
+        "runs": [{"dir": job.path, "grid": job.point.label, "where": job.run.where,
+                  "label": job.run.setting.label, "kind": job.run.setting.kind,
+                  "level": job.run.setting.level, "backend": job.run.setting.backend,
+                  "eval_backend": tasks[job.path]["eval_backend"],
+                  "trained_on": tasks[job.path]["cfg"]["backend"],
+                  "shots": job.run.setting.shots, "precision": job.run.setting.precision,
+                  **results[job.path]} for job in runs]})
+    for name in ("results.csv", *extras):
+        manifest.record(name)
     write_sweep_report(out_dir)
 
 
-def combine(out_dir: Path, runs: Sequence[Run]) -> int:
-    """``results.csv`` of the sweep: every run's rows, in run order; returns the row count."""
+def combine(out_dir: Path, runs: Sequence[Job], name: str = "results.csv") -> int:
+    """The sweep's table ``name``: every run's rows, in run order; returns the row count.
+
+    ``results.csv`` rows carry the grid and noise columns already; the extra tables
+    (:data:`EXTRA_TABLES`) get them here, and are written only when some run has one.
+    """
     from qiskit_unlearn.storage import write_atomic
 
     rows: list[dict[str, str]] = []
     fields: list[str] = []
-    for run in runs:
-        with (out_dir / run.path / "results.csv").open(newline="", encoding="utf-8") as fh:
+    for job in runs:
+        path = out_dir / job.path / name
+        if name != "results.csv" and not path.is_file():
+            continue
+        added = {} if name == "results.csv" else {k: str(v) for k, v in job.columns.items()}
+        with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            fields += [f for f in reader.fieldnames or [] if f not in fields]
-            rows += list(reader)
+            fields += [f for f in [*added, *(reader.fieldnames or [])] if f not in fields]
+            rows += [{**added, **row} for row in reader]
+    if not rows and name != "results.csv":
+        (out_dir / name).unlink(missing_ok=True)
+        return 0
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_atomic(out_dir / "results.csv", out.getvalue())
+    write_atomic(out_dir / name, out.getvalue())
     return len(rows)

@@ -16,8 +16,12 @@ from qiskit_unlearn.train import as_tensors
 from qiskit_unlearn.unlearn.base import (
     Checked,
     UnlearnData,
+    batches,
     cross_entropy,
     cycle,
+    gradients,
+    hqml_study,
+    paired_steps,
     per_sample_grads,
     register,
     run_epochs,
@@ -32,7 +36,8 @@ KURMANJI_ALPHA = 0.95
 @register("ga", defaults={"epochs": 5, "lr": 0.01, "batch_size": 16, "optimizer": "adam",
                           "weight_decay": 0.0},
           family="gradient ascent", changes="all weights",
-          reference="Thudi et al. 2022 (EuroS&P), 'Unrolling SGD'; GA baseline of Jia et al. 2023")
+          reference="Thudi et al. 2022 (EuroS&P), 'Unrolling SGD'; GA baseline of Jia et al. 2023",
+          study=hqml_study(epochs=25))
 def gradient_ascent(model: nn.Module, data: UnlearnData,
                     params: dict[str, Any]) -> dict[str, Any]:
     """Gradient ascent on the forget set: maximise its cross-entropy for a fixed budget.
@@ -71,9 +76,11 @@ def _fisher_rules(check: Checked) -> None:
 
 
 @register("fisher", defaults={"epochs": 5, "lr": 0.01, "batch_size": 16, "ewc_lambda": 10.0,
-                              "fisher_samples": 256, "optimizer": "adam", "weight_decay": 0.0},
+                              "fisher_samples": 256, "optimizer": "adam", "weight_decay": 0.0,
+                              "faithful": False},
           check=_fisher_rules, family="gradient ascent", changes="all weights, Fisher-anchored",
-          reference="gradient ascent + EWC penalty (Kirkpatrick et al. 2017, PNAS)")
+          reference="gradient ascent + EWC penalty (Kirkpatrick et al. 2017, PNAS)",
+          study=hqml_study(epochs=25, ewc_lambda=10.0, faithful=True))
 def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Gradient ascent on the forget set, tied to the teacher by a diagonal-Fisher EWC penalty.
 
@@ -91,24 +98,46 @@ def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -
     fisher = diagonal_fisher(model, data, samples)
     anchor = [w.detach().clone() for w in weights]
 
+    terms = {"ascent": 0.0, "penalty": 0.0}
+
     def loss(x: torch.Tensor, y: torch.Tensor, _: float) -> torch.Tensor:
         penalty = sum((f * (w - a) ** 2).sum() for f, w, a in zip(fisher, weights, anchor,
                                                                     strict=True))
-        return -cross_entropy(model, x, y) + 0.5 * lam * penalty
+        ascent = -cross_entropy(model, x, y)
+        terms.update(ascent=abs(ascent.item()), penalty=float(0.5 * lam * penalty.item()))
+        return ascent + 0.5 * lam * penalty
 
     info = run_epochs(model, data, params, data.forget, loss, epochs=params["epochs"],
                       batch_size=params["batch_size"])
-    return {**info, "fisher_samples": min(samples, len(data.retain[1])),
-            "fisher_mean": float(torch.cat([f.flatten() for f in fisher]).mean())}
+    share = terms["penalty"] / (terms["penalty"] + terms["ascent"] + 1e-300)
+    return {**info, "fisher_source": "forget batches" if params["faithful"] else "retain",
+            "fisher_samples": min(samples, len(data.retain[1])),
+            "fisher_mean": float(torch.cat([f.flatten() for f in fisher]).mean()),
+            "penalty_share_last_step": share}
+
+
+def forget_batch_fisher(model: nn.Module, data: UnlearnData,
+                        batch_size: int) -> list[torch.Tensor]:
+    """The HQML study's Fisher: mean over forget minibatches of the squared *batch* gradient
+    of the cross-entropy (not per-sample squares, and on the data to be forgotten)."""
+    weights = trainable(model)
+    fisher = [torch.zeros_like(w) for w in weights]
+    count = 0
+    for x, y in batches(data.forget, batch_size, data.seed, 0):
+        for f, g in zip(fisher, gradients(cross_entropy(model, x, y), weights), strict=True):
+            f.add_(g.detach() ** 2)
+        count += 1
+    return [f / max(count, 1) for f in fisher]
 
 
 @register("neggrad+", defaults={"epochs": 5, "lr": 0.01, "batch_size": 16,
                                 "alpha": round((1 - KURMANJI_ALPHA) / KURMANJI_ALPHA, 4),
-                                "optimizer": "adam", "weight_decay": 0.0},
+                                "optimizer": "adam", "weight_decay": 0.0, "pairing": "cycle"},
           check=lambda check: check.number("alpha", allow_low=True),
           family="gradient ascent", changes="all weights",
           reference="Kurmanji et al. 2023, 'Towards unbounded machine unlearning' (NeurIPS), "
-                    "NegGrad+")
+                    "NegGrad+",
+          study=hqml_study(epochs=25, alpha=1.0, pairing="shortest"))
 def neggrad_plus(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Descend on the retain set and ascend on the forget set together.
 
@@ -117,7 +146,8 @@ def neggrad_plus(model: nn.Module, data: UnlearnData, params: dict[str, Any]) ->
     Kurmanji et al. write alpha' CE_r - (1 - alpha') CE_f with alpha' = 0.95 in their code;
     dividing by alpha' gives this form with alpha = 0.05 / 0.95 ~ 0.0526 (the same minimiser;
     Adam's steps are scale-invariant, SGD's lr differs by the factor 0.95). The HQML study uses
-    alpha = 1, a much stronger ascent.
+    alpha = 1, a much stronger ascent, and ``pairing = "shortest"`` (an epoch ends with the
+    forget set: one or two steps for a small one).
     """
     alpha, batch_size = params["alpha"], params["batch_size"]
     forget = cycle(data.forget, batch_size, data.seed)
@@ -127,4 +157,5 @@ def neggrad_plus(model: nn.Module, data: UnlearnData, params: dict[str, Any]) ->
         return cross_entropy(model, x, y) - alpha * cross_entropy(model, fx, fy)
 
     return run_epochs(model, data, params, data.retain, loss, epochs=params["epochs"],
-                      batch_size=batch_size)
+                      batch_size=batch_size,
+                      steps_per_epoch=paired_steps(data, params, batch_size))

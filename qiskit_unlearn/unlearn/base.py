@@ -44,6 +44,17 @@ HQML_REFERENCE = ("Machine Unlearning in the Era of Quantum Machine Learning: An
                   "Study (the HQML study; github.com/CrivoiCarla/hybrid-quantum-machine-"
                   "unlearning)")
 
+#: What every method of the HQML study shares in its released MNIST / Fashion-MNIST code: Adam
+#: at lr 1e-3 on batches of 64, each method wrapped in early stopping on *test* accuracy
+#: (patience 6; SCRUB 8) that keeps the best epoch. Method entries add their own budgets.
+HQML_STUDY: dict[str, Any] = {"lr": 0.001, "batch_size": 64, "optimizer": "adam",
+                              "early_stopping": 6, "early_stopping_on": "all"}
+
+
+def hqml_study(**settings: Any) -> dict[str, Any]:
+    """A method's HQML-study settings: :data:`HQML_STUDY` plus its own (``register(study=)``)."""
+    return {**HQML_STUDY, **settings}
+
 
 @dataclass
 class UnlearnData:
@@ -63,9 +74,51 @@ class UnlearnData:
     seed: int = 0
     progress: bool = False
     curve: list[dict[str, float]] = field(default_factory=list)
+    #: Set by :func:`unlearn` when the method's ``early_stopping`` patience is > 0.
+    stopper: EarlyStopping | None = None
 
     def log(self, step: int, **values: float) -> None:
         self.curve.append({"step": float(step), **{k: float(v) for k, v in values.items()}})
+
+
+class _Stop(Exception):
+    """Raised by :meth:`EarlyStopping.update` to end a method's epoch loop (caught in
+    :func:`unlearn`), so every method obeys early stopping without code of its own."""
+
+
+@dataclass
+class EarlyStopping:
+    """Stop after ``patience`` epochs without a strictly better accuracy on ``split`` and keep
+    the best epoch's weights (the HQML study's ``train_with_es`` around every method).
+
+    The first epoch is always the best so far: the teacher itself (epoch 0) is not a candidate,
+    as in the study.
+    """
+
+    patience: int
+    split: ArrayPair
+    best: float = -math.inf
+    best_epoch: int = 0
+    epochs_run: int = 0
+    since_best: int = 0
+    state: dict[str, torch.Tensor] | None = None
+
+    def update(self, model: nn.Module, epoch: int, accuracy: float | None = None) -> None:
+        """Record the epoch's accuracy on ``split``; raise :class:`_Stop` when patience runs
+        out. ``accuracy`` may be passed when the caller has just measured it on ``split``."""
+        acc = evaluate(model, self.split)["accuracy"] if accuracy is None else accuracy
+        self.epochs_run = epoch
+        if acc > self.best:
+            self.best, self.best_epoch, self.since_best = acc, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return
+        self.since_best += 1
+        if self.since_best >= self.patience:
+            raise _Stop
+
+    def info(self) -> dict[str, Any]:
+        return {"patience": self.patience, "best_epoch": self.best_epoch,
+                "epochs_run": self.epochs_run, "best_accuracy": self.best}
 
 
 def clone_model(model: nn.Module, **overrides: Any) -> nn.Module:
@@ -120,15 +173,41 @@ def unlearn(method: str, teacher: nn.Module, data: UnlearnData,
             "split or a larger forget fraction")
     model = clone_model(teacher)
     data.curve = []
+    data.stopper = _stopper(data, resolved)
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(data.seed)
-        info = METHODS[method].fn(model, data, resolved) or {}
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(data.seed)
+            try:
+                info = METHODS[method].fn(model, data, resolved) or {}
+            except _Stop:
+                info = {"stopped_early": True}
+        if data.stopper is not None:
+            if data.stopper.state is not None:
+                model.load_state_dict(data.stopper.state)
+            info = {**info, "early_stopping": data.stopper.info()}
+    finally:
+        data.stopper = None
     seconds = time.perf_counter() - start
     model.eval()
     if hasattr(model, "unfreeze"):
         model.unfreeze()
     return UnlearnOutcome(method, model, resolved, seconds, info, list(data.curve))
+
+
+def _stopper(data: UnlearnData, params: Mapping[str, Any]) -> EarlyStopping | None:
+    """The early-stopping rule of ``params`` (``early_stopping`` = patience, 0 = off), on the
+    retained classes' selection samples or, with ``early_stopping_on = "all"`` (the HQML
+    study), on the whole selection split."""
+    patience = int(params.get("early_stopping", 0))
+    if patience <= 0:
+        return None
+    split = data.val if params.get("early_stopping_on") == "all" else retained_val(data)
+    if len(split[1]) == 0:
+        raise UnlearnError("early stopping needs selection samples (of the retained classes "
+                           "unless early_stopping_on = 'all'), and there are none; give "
+                           "UnlearnData a larger val split or set early_stopping = 0")
+    return EarlyStopping(patience, split)
 
 
 # --- helpers shared by the methods ------------------------------------------------------------
@@ -235,22 +314,42 @@ def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, what: str) -> 
 
 
 def log_epoch(model: nn.Module, data: UnlearnData, epoch: int, **extra: float) -> None:
-    """Log validation and forget accuracy after an epoch (for the curves)."""
+    """Log validation and forget accuracy after an epoch (for the curves), then let the
+    early-stopping rule (if any) see the epoch: it may end the method here."""
     val = evaluate(model, data.val)
     forget = evaluate(model, data.forget)
     data.log(epoch, val_accuracy=val["accuracy"], forget_accuracy=forget["accuracy"],
              **extra)
+    if data.stopper is not None and epoch > 0:
+        same = data.stopper.split is data.val
+        data.stopper.update(model, epoch, val["accuracy"] if same else None)
+
+
+def paired_steps(data: UnlearnData, params: Mapping[str, Any], batch_size: int,
+                 forget_batch_size: int | None = None) -> int | None:
+    """Steps per epoch of a method pairing retain batches with forget batches.
+
+    ``pairing = "cycle"`` (default): a pass over the retain set, forget batches cycling
+    (``None``: no limit). ``pairing = "shortest"``: the HQML study's ``zip(retain, forget)``,
+    which stops at the shorter loader, so with a small forget set an epoch is a step or two.
+    """
+    if params.get("pairing", "cycle") != "shortest":
+        return None
+    retain = math.ceil(len(data.retain[1]) / batch_size)
+    forget = math.ceil(len(data.forget[1]) / (forget_batch_size or batch_size))
+    return max(1, min(retain, forget))
 
 
 def run_epochs(model: nn.Module, data: UnlearnData, params: Mapping[str, Any],
                source: ArrayPair, loss: StepLoss, *, epochs: int, batch_size: int,
-               select_best: bool = False) -> dict[str, Any]:
+               select_best: bool = False, steps_per_epoch: int | None = None) -> dict[str, Any]:
     """Optimise ``loss`` over seeded minibatches of ``source`` for ``epochs`` passes.
 
     One curve point per epoch (:func:`log_epoch`). ``select_best`` keeps the weights of the
     epoch with the best validation (accuracy, then loss) on :func:`retained_val`, as Goel et al.
     and :func:`qiskit_unlearn.train.train` do; otherwise the last epoch's weights are kept.
-    Returns the step count and the chosen epoch.
+    ``steps_per_epoch`` cuts each pass short (:func:`paired_steps`). Returns the step count
+    and the chosen epoch.
     """
     val = retained_val(data) if select_best else data.val
     if select_best and len(val[1]) == 0:
@@ -258,11 +357,13 @@ def run_epochs(model: nn.Module, data: UnlearnData, params: Mapping[str, Any],
                            "classes, and there are none; give UnlearnData a larger val split")
     opt = make_optimizer(model, params)
     per_epoch = math.ceil(len(source[1]) / batch_size)
+    if steps_per_epoch is not None:
+        per_epoch = min(per_epoch, steps_per_epoch)
     step, best, best_state, best_epoch = 0, (-1.0, -math.inf), None, epochs
     for epoch in range(1, epochs + 1):
         model.train()
         running = 0.0
-        for x, y in batches(source, batch_size, data.seed, epoch):
+        for x, y in itertools.islice(batches(source, batch_size, data.seed, epoch), per_epoch):
             running += descend(opt, loss(x, y, step / (epochs * per_epoch)),
                                "the unlearning loss")
             step += 1

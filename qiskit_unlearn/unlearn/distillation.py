@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,8 +33,10 @@ from qiskit_unlearn.unlearn.base import (
     cycle,
     descend,
     fresh_model,
+    hqml_study,
     log_epoch,
     make_optimizer,
+    paired_steps,
     register,
 )
 
@@ -49,8 +52,12 @@ SCRUB_REFERENCE = ("Kurmanji, Triantafillou, Hayes, Triantafillou: Towards Unbou
 SCRUB_DEFAULTS: dict[str, Any] = {
     "variant": "kurmanji", "epochs": 8, "msteps": 5, "lr": 0.01, "optimizer": "adam",
     "weight_decay": 0.0, "batch_size": 16, "forget_batch_size": 16, "temperature": 2.0,
-    "alpha": 0.001, "gamma": 0.99, "lambda_r": 1.0, "lambda_f": 1.5,
+    "alpha": 0.001, "gamma": 0.99, "lambda_r": 1.0, "lambda_f": 1.5, "pairing": "cycle",
 }
+#: The HQML study's SCRUB: its single loss at temperature 1, 60 epochs, retain and forget
+#: batches zipped, early stopping with patience 8.
+SCRUB_STUDY = hqml_study(variant="hqml", epochs=60, temperature=1.0, forget_batch_size=64,
+                         lambda_r=1.0, lambda_f=1.5, pairing="shortest", early_stopping=8)
 VARIANTS = ("kurmanji", "hqml")
 
 
@@ -97,6 +104,7 @@ def _scrub_epochs(model: nn.Module, data: UnlearnData, params: dict[str, Any],
         return distill_kl(model(x), target, t)
 
     forget = cycle(data.forget, params["forget_batch_size"], seed)  # hqml: paired batches
+    steps = paired_steps(data, params, params["batch_size"], params["forget_batch_size"])
     for epoch in range(1, params["epochs"] + 1):
         model.train()
         stats: dict[str, float] = {}
@@ -104,7 +112,8 @@ def _scrub_epochs(model: nn.Module, data: UnlearnData, params: dict[str, Any],
             stats["loss"] = sum(
                 descend(opt, params["lambda_r"] * kl(x) - params["lambda_f"] * kl(next(forget)[0]),
                         f"{method} loss")
-                for x, _ in batches(data.retain, params["batch_size"], seed, epoch))
+                for x, _ in itertools.islice(batches(data.retain, params["batch_size"], seed,
+                                                     epoch), steps))
         else:
             if epoch <= params["msteps"]:
                 stats["forget_kl"] = -sum(
@@ -121,7 +130,7 @@ def _scrub_epochs(model: nn.Module, data: UnlearnData, params: dict[str, Any],
 
 @register("scrub", defaults=SCRUB_DEFAULTS, check=_scrub_rules, family="distillation",
           changes="all weights (student of the teacher)",
-          reference=f"{SCRUB_REFERENCE}; variant='hqml': {HQML_REFERENCE}")
+          reference=f"{SCRUB_REFERENCE}; variant='hqml': {HQML_REFERENCE}", study=SCRUB_STUDY)
 def scrub(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """SCRUB: disobey the teacher on the forget set, obey it on the retain set.
 
@@ -155,7 +164,8 @@ def _error(model: nn.Module, xy: ArrayPair) -> float:
 @register("scrub+r", defaults={**SCRUB_DEFAULTS, "faithful": False}, check=_scrub_rules,
           family="distillation",
           changes="all weights (student), rewound to an earlier epoch",
-          reference=f"{SCRUB_REFERENCE}; faithful=True: {HQML_REFERENCE}")
+          reference=f"{SCRUB_REFERENCE}; faithful=True: {HQML_REFERENCE}",
+          study={**SCRUB_STUDY, "faithful": True})
 def scrub_rewind(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """SCRUB+R: SCRUB, then rewind to the epoch whose forget error matches unseen data.
 

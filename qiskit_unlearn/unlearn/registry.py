@@ -30,6 +30,15 @@ MethodFn = Callable[[nn.Module, "UnlearnData", dict[str, Any]], dict[str, Any] |
 
 #: The optimisers of ``optimizer = "..."`` (see :func:`qiskit_unlearn.unlearn.base.make_optimizer`).
 OPTIMIZERS = ("adam", "sgd")
+#: What early stopping watches: the selection samples of the retained classes, or all of them
+#: (the HQML study, whose selection split is the test split including a forgotten class).
+STOP_ON = ("retained", "all")
+#: Hyperparameters every epoch-based method gets from the registry (see :func:`register`):
+#: early stopping is the wrapper's job (:func:`qiskit_unlearn.unlearn.base.unlearn`), so a
+#: new method obeys it without code of its own.
+EARLY_STOPPING = {"early_stopping": 0, "early_stopping_on": "retained"}
+#: ``pairing`` of methods that pair retain with forget batches (see ``paired_steps``).
+PAIRINGS = ("cycle", "shortest")
 
 
 class Checked:
@@ -96,6 +105,12 @@ def common_rules(check: Checked) -> None:
     if "optimizer" in params:
         check.satisfies("optimizer", lambda v: v in OPTIMIZERS,
                         " or ".join(repr(o) for o in OPTIMIZERS))
+    if "early_stopping" in params:
+        check.integer("early_stopping", low=0)
+    if "early_stopping_on" in params:
+        check.choice("early_stopping_on", STOP_ON)
+    if "pairing" in params:
+        check.choice("pairing", PAIRINGS)
     for name, value in params.items():
         if isinstance(value, bool):
             check.rules.setdefault(name, "true or false")  # its type is its whole rule
@@ -110,7 +125,9 @@ class Method:
     """A registry entry: the function, its defaults and what the README's table says of it.
 
     ``check`` holds the method's own range rules (the common ones apply anyway) and ``rules``
-    the rule of every hyperparameter in words, e.g. for ``qunlearn methods NAME``.
+    the rule of every hyperparameter in words, e.g. for ``qunlearn methods NAME``. ``study``
+    holds the HQML study's settings of the method (its released MNIST / Fashion-MNIST code),
+    which ``unlearn.faithful = true`` applies under the config's own values.
     """
 
     name: str
@@ -122,6 +139,7 @@ class Method:
     summary: str = ""
     check: CheckFn | None = None
     rules: Mapping[str, str] = field(default_factory=dict)
+    study: Mapping[str, Any] = field(default_factory=dict)
 
     def validate(self, params: Mapping[str, Any]) -> Checked:
         """Every range rule run on ``params``; the :class:`Checked` lists the rules applied."""
@@ -136,19 +154,26 @@ METHODS: dict[str, Method] = {}
 
 
 def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: str,
-             reference: str, summary: str = "",
-             check: CheckFn | None = None) -> Callable[[MethodFn], MethodFn]:
+             reference: str, summary: str = "", check: CheckFn | None = None,
+             study: Mapping[str, Any] | None = None) -> Callable[[MethodFn], MethodFn]:
     """Decorator adding a method to :data:`METHODS` (its docstring is its documentation).
 
     ``check`` validates the ranges of the hyperparameters :func:`common_rules` does not cover;
     an entry whose defaults break a rule, or with a hyperparameter no rule covers, is refused.
+    Methods that train for ``epochs`` (and have no ``patience`` of their own) also get the
+    :data:`EARLY_STOPPING` hyperparameters. ``study`` (the HQML study's settings) must name
+    existing hyperparameters with valid values.
     """
 
     def wrap(fn: MethodFn) -> MethodFn:
         if name in METHODS:
             raise RuntimeError(f"unlearning method {name!r} registered twice")
-        entry = Method(name, fn, dict(defaults), family, changes, reference,
-                       summary or (fn.__doc__ or "").strip().split("\n")[0], check)
+        full = dict(defaults)
+        if "epochs" in full and "patience" not in full:
+            full = {**full, **{k: v for k, v in EARLY_STOPPING.items() if k not in full}}
+        entry = Method(name, fn, full, family, changes, reference,
+                       summary or (fn.__doc__ or "").strip().split("\n")[0], check,
+                       study=dict(study or {}))
         try:
             rules = entry.validate(entry.defaults).rules
         except UnlearnError as exc:
@@ -158,6 +183,15 @@ def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: st
             raise RuntimeError(f"unlearning method {name!r} has no range rule for "
                                f"{', '.join(unchecked)}; pass register(..., check=fn) where fn "
                                "checks them with Checked (e.g. check.number(name))")
+        unknown = sorted(set(entry.study) - set(entry.defaults))
+        if unknown:
+            raise RuntimeError(f"the study settings of {name!r} name unknown hyperparameters "
+                               f"{', '.join(unknown)}")
+        try:
+            entry.validate({**entry.defaults, **entry.study})
+        except UnlearnError as exc:
+            raise RuntimeError(f"the study settings of {name!r} break its rules: {exc}") \
+                from None
         METHODS[name] = replace(entry, rules={k: rules[k] for k in entry.defaults})
         return fn
 

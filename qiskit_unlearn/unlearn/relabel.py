@@ -10,6 +10,8 @@ retain set keeps its own.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -31,9 +33,11 @@ from qiskit_unlearn.unlearn.base import (
     cross_entropy,
     cycle,
     finite,
+    hqml_study,
     log_epoch,
     make_optimizer,
     named_trainable,
+    paired_steps,
     register,
     trainable,
 )
@@ -64,13 +68,16 @@ def _fit(model: nn.Module, data: UnlearnData, params: dict[str, Any], source: Ar
          loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], what: str,
          mask: dict[str, torch.Tensor] | None = None) -> None:
     """``epochs`` passes of one optimiser step on ``loss(x, y)`` per seeded minibatch of
-    ``source``, gradients outside ``mask`` zeroed; logs each epoch's summed loss."""
+    ``source`` (cut short by ``pairing = "shortest"``), gradients outside ``mask`` zeroed;
+    logs each epoch's summed loss."""
     named = named_trainable(model)
     opt = make_optimizer(model, params)
+    steps = paired_steps(data, params, params["batch_size"])
     for epoch in range(1, params["epochs"] + 1):
         model.train()
         total = 0.0
-        for x, y in batches(source, params["batch_size"], data.seed, epoch):
+        for x, y in itertools.islice(batches(source, params["batch_size"], data.seed, epoch),
+                                     steps):
             value = loss(x, y)
             total += finite(value.item(), what)
             opt.zero_grad()
@@ -86,14 +93,24 @@ def _fit(model: nn.Module, data: UnlearnData, params: dict[str, Any], source: Ar
 # --- Q-MUL ------------------------------------------------------------------------------------
 
 def similar_class_map(retain_logits: np.ndarray, retain_y: np.ndarray,
-                      forget_logits: np.ndarray, forget_y: np.ndarray) -> dict[int, int]:
+                      forget_logits: np.ndarray, forget_y: np.ndarray, *,
+                      faithful: bool = False) -> dict[int, int]:
     """Each forget class → the other class whose mean logit vector is most cosine-similar.
 
     Class means come from the retain set; a class absent from it (full-class forgetting) takes
     its mean over the forget set instead. Only classes with a mean are candidates.
+    ``faithful=True`` is the HQML study's map: retain means only, a zero vector for an absent
+    class, so a forgotten class has cosine 0 with every class and maps to the lowest other
+    label (class 0 → class 1).
     """
     means: dict[int, np.ndarray] = {}
-    for logits, y in ((forget_logits, forget_y), (retain_logits, retain_y)):  # retain wins
+    if faithful:
+        width = np.asarray(retain_logits).shape[1]
+        for c in np.unique(forget_y):
+            means[int(c)] = np.zeros(width)
+    sources = ((retain_logits, retain_y),) if faithful else ((forget_logits, forget_y),
+                                                            (retain_logits, retain_y))
+    for logits, y in sources:  # retain wins
         for c in np.unique(y):
             means[int(c)] = np.asarray(logits)[y == c].mean(axis=0)
     unit = {c: m / (np.linalg.norm(m) + 1e-12) for c, m in means.items()}
@@ -113,10 +130,12 @@ def _grad_norm(grads: tuple[torch.Tensor | None, ...]) -> float:
 
 
 @register("q-mul",
-          defaults={"epochs": 5, **TRAINING, "lr": 0.01, "alpha": 1.0, "faithful": False},
+          defaults={"epochs": 5, **TRAINING, "lr": 0.01, "alpha": 1.0, "faithful": False,
+                    "pairing": "cycle"},
           check=_non_negative("alpha"),
           family="relabelling", changes="all weights (forget → most similar class)",
-          reference=f"{HQML_REFERENCE}, its 'Q-MUL-inspired' method")
+          reference=f"{HQML_REFERENCE}, its 'Q-MUL-inspired' method",
+          study=hqml_study(epochs=12, alpha=1.0, faithful=True, pairing="shortest"))
 def q_mul(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Q-MUL: relabel forget samples to their most similar other class, balanced by gradients.
 
@@ -128,7 +147,8 @@ def q_mul(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[s
     """
     _need_classes("q-mul", data)
     mapping = similar_class_map(predict_logits(model, data.retain[0]).numpy(), data.retain[1],
-                                predict_logits(model, data.forget[0]).numpy(), data.forget[1])
+                                predict_logits(model, data.forget[0]).numpy(), data.forget[1],
+                                faithful=params["faithful"])
     lookup = torch.arange(data.num_classes)
     for c, d in mapping.items():
         lookup[c] = d
@@ -136,10 +156,12 @@ def q_mul(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[s
     weights = trainable(model)
     opt = make_optimizer(model, params)
     forget = cycle(data.forget, params["batch_size"], data.seed)
+    steps = paired_steps(data, params, params["batch_size"])
     for epoch in range(1, params["epochs"] + 1):
         model.train()
         ws = []
-        for xr, yr in batches(data.retain, params["batch_size"], data.seed, epoch):
+        for xr, yr in itertools.islice(batches(data.retain, params["batch_size"], data.seed,
+                                               epoch), steps):
             xf, yf = next(forget)
             loss_r = cross_entropy(model, xr, yr)
             loss_f = cross_entropy(model, xf, lookup[yf])
@@ -170,7 +192,7 @@ def complement_labels(forget: ArrayPair, num_classes: int) -> ArrayPair:
 
 @register("lca", defaults={"epochs": 5, **TRAINING, "beta": 1.0}, check=_non_negative("beta"),
           family="relabelling", changes="all weights (forget → every wrong label)",
-          reference=HQML_REFERENCE)
+          reference=HQML_REFERENCE, study=hqml_study(epochs=25, beta=1.0))
 def lca(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Label-complement augmentation: CE on (forget sample, wrong label) pairs + CE on retain.
 
@@ -209,16 +231,20 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
     return torch.clamp(x + eps * grad.sign(), low, high).detach()
 
 
-@register("adv-uniform", defaults={"epochs": 10, **TRAINING, "eps": 0.1, "lam": 1.0},
+@register("adv-uniform", defaults={"epochs": 10, **TRAINING, "eps": 0.1, "lam": 1.0,
+                                   "faithful": False, "pairing": "cycle"},
           check=_non_negative("eps", "lam"),
           family="relabelling", changes="all weights (adversarial forget → uniform)",
-          reference=HQML_REFERENCE)
+          reference=HQML_REFERENCE,
+          study=hqml_study(epochs=15, eps=0.1, lam=1.0, faithful=True, pairing="shortest"))
 def adv_uniform(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Adversarial-uniform: FGSM forget inputs whose predictions are pushed to uniform.
 
     Each step perturbs a forget batch by FGSM (``eps``, against its own labels, clipped to the
     elementwise input range of retain ∪ forget) and descends CE_retain + ``lam``·CE(uniform,
     p(x_adv)), i.e. KL(uniform ‖ p) up to a constant (the study: 10 epochs, eps 0.1, lam 1).
+    ``faithful=True`` is the HQML study's version: FGSM *ascends* KL(p ‖ uniform) (moves the
+    inputs towards confident predictions) and the penalty is KL(p(x_adv) ‖ uniform).
     Models built without input gradients run on a twin that has them; its weights are copied
     back at the end.
     """
@@ -230,14 +256,32 @@ def adv_uniform(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> 
 
     def loss(xr: torch.Tensor, yr: torch.Tensor) -> torch.Tensor:
         xf, yf = next(forget)
-        x_adv = fgsm(work, xf, yf, params["eps"], low, high)
-        uniform = -F.log_softmax(work(x_adv).float(), dim=1).mean(dim=1).mean()
+        if params["faithful"]:
+            x_adv = _fgsm_kl(work, xf, params["eps"], low, high)
+            uniform = _kl_to_uniform(work(x_adv))
+        else:
+            x_adv = fgsm(work, xf, yf, params["eps"], low, high)
+            uniform = -F.log_softmax(work(x_adv).float(), dim=1).mean(dim=1).mean()
         return cross_entropy(work, xr, yr) + params["lam"] * uniform
 
     _fit(work, data, params, data.retain, loss, "adv-uniform loss")
     if work is not model:
         model.load_state_dict(work.state_dict())
     return {"input_gradients_twin": work is not model}
+
+
+def _kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
+    """Mean KL(p ‖ uniform) = Σ p log p + log C (the HQML study's penalty)."""
+    log_p = F.log_softmax(logits.float(), dim=1)
+    return (log_p.exp() * log_p).sum(dim=1).mean() + math.log(logits.shape[1])
+
+
+def _fgsm_kl(model: nn.Module, x: torch.Tensor, eps: float, low: torch.Tensor,
+             high: torch.Tensor) -> torch.Tensor:
+    """The HQML study's FGSM: x + eps·sign(∇ₓ KL(p ‖ uniform)), clipped to [low, high]."""
+    x = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(_kl_to_uniform(model(x)), x)
+    return torch.clamp(x + eps * grad.sign(), low, high).detach()
 
 
 # --- random labels and SalUn ------------------------------------------------------------------

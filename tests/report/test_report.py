@@ -8,6 +8,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qiskit_unlearn.cli.main import main
@@ -38,7 +39,8 @@ def _row(scenario: str, method: str, faithful: str, seed: int, noise: tuple[str,
         "retain_accuracy": 0.95 - 0.01 * seed - level,
         "forget_accuracy": forget + 0.1 * seed, "val_accuracy": 0.9,
         "test_accuracy": test - 0.04 * seed - 2 * level,
-        "original_forget_accuracy": 0.97, "forget_drop": 0.97 - forget - 0.1 * seed,
+        "original_forget_accuracy": 0.97, "original_test_accuracy": 0.92 - 0.04 * seed,
+        "forget_drop": 0.97 - forget - 0.1 * seed,
         "uqi": "" if oracle else 0.5 + 0.1 * seed,  # undefined for the oracle: all NaN
         # one seed without an attack result: its mean is the other seed's value, no std
         "mia_auc": "" if (scenario, method, seed) == ("subset", "ascent", 1)
@@ -99,6 +101,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"scenario": "subset", "method": m, "seed": s, "forgetting_quality": 0.2 + 0.1 * s,
          "ulira_accuracy": 0.6, "num_unlearned_models": 4, "num_retrained_models": 4}
         for m in ("ascent", "dampening") for s in (0, 1)])
+    _write_csv(root / "memorisation.csv", [
+        {"scenario": "subset", "seed": s, "memorisation": 0.2 + 0.2 * s,
+         "memorisation_prob": 0.1 + 0.2 * s, "num_out_models": 6, "num_examples": 12}
+        for s in (0, 1)])
     _write_csv(root / "landscape.csv", [
         {"scenario": "subset", "seed": s, "model": "teacher", "split": "forget",
          "hessian_top": 2.0 + s, "hessian_trace": 5.0} for s in (0, 1)])
@@ -123,9 +129,13 @@ def test_summary_means_stds_and_columns(run_dir: Path) -> None:
     assert g["n_seeds"] == "2" and g["scenario_kind"] == "subset" and g["faithful"] == "false"
     assert float(g["forget_accuracy_mean"]) == pytest.approx(0.65)
     assert float(g["forget_accuracy_std"]) == pytest.approx(math.sqrt(0.005))  # (0.6, 0.7)
+    # two seeds: the bootstrap interval of the mean is their range
+    assert float(g["forget_accuracy_ci_low"]) == pytest.approx(0.6)
+    assert float(g["forget_accuracy_ci_high"]) == pytest.approx(0.7)
     assert float(g["test_accuracy_mean"]) == pytest.approx(0.86)
     assert float(g["test_accuracy_std"]) == pytest.approx(math.sqrt(0.0008))  # (0.88, 0.84)
     assert float(g["mia_auc_mean"]) == pytest.approx(0.55) and g["mia_auc_std"] == ""
+    assert g["mia_auc_ci_low"] == "" and g["mia_auc_ci_high"] == ""  # one seed: no interval
     assert float(g["custom_score_mean"]) == pytest.approx(1.5)
     oracle = next(r for r in rows if (r["scenario"], r["method"]) == ("subset", "retrain"))
     assert oracle["uqi_mean"] == "" and oracle["uqi_std"] == ""
@@ -139,14 +149,23 @@ def test_report_headline_sections_and_pngs(run_dir: Path) -> None:
     assert "python 3.11.2, qiskit 2.1.0" in report and "(12.5 min)" in report
     assert ("| Scenario | Method | Forget acc. | Retain acc. | Test acc. | UQI | MIA AUC "
             "| JS to oracle | Time |") in report
-    assert ("| subset | ascent | 0.650 ± 0.071 | 0.945 ± 0.007 | 0.860 ± 0.028 "
-            "| 0.550 ± 0.071 | 0.550 | 0.025 ± 0.007 | 2.50 ± 0.71 s |") in report
-    assert "| class | retrain (oracle) | 0.050 ± 0.071 |" in report
+    # headline: mean [95 % interval]; times keep ± std; one seed (MIA) shows the mean only
+    assert ("| subset | ascent | 0.650 [0.600, 0.700] | 0.945 [0.940, 0.950] "
+            "| 0.860 [0.840, 0.880] | 0.550 [0.500, 0.600] | 0.550 | 0.025 [0.020, 0.030] "
+            "| 2.50 ± 0.71 s |") in report
+    assert "| class | retrain (oracle) | 0.050 [0.000, 0.100] |" in report
+    # the full summary keeps mean ± std
+    assert "| subset | ascent | 2 | 0.945 ± 0.007 |" in report
     assert "| subset | dampening † |" in report and "`faithful = true`" in report
     for heading in ("## Forgetting quality", "## Loss landscape", "## Full summary",
+                    "## Distance to the oracle", "## Balance ranking", "## Memorisation",
                     "## Methodology", "## Unlearning curves", "## Training histories"):
         assert heading in report
     assert "| subset | dampening † | 2 | 0.250 ± 0.071 | 0.600 ± 0.000 | 4 ± 0 |" in report
+    assert ("| Scenario | Seeds | Memorisation (acc.) | Memorisation (prob.) | Out-models "
+            "| Examples |\n|---|---:|---:|---:|---:|---:|\n"
+            "| subset | 2 | 0.300 [0.200, 0.400] | 0.200 [0.100, 0.300] | 6 ± 0 | 12 ± 0 |"
+            ) in report
     assert "validation split only" in report
     links = _linked_pngs(report)
     expected = {"plots/bar_forget_accuracy.png", "plots/bar_mia_auc.png", "plots/bar_rte.png",
@@ -171,7 +190,12 @@ def test_noise_sweep(tmp_path: Path) -> None:
     assert float(high["test_accuracy_mean"]) == pytest.approx(0.55 - 0.02 - 0.1)
     report = (root / "report.md").read_text(encoding="utf-8")
     assert "| Noise | Scenario | Method |" in report
-    assert "| high | subset | ascent | 0.650 ± 0.071 |" in report
+    assert "| high | subset | ascent | 0.650 [0.600, 0.700] |" in report
+    # rankings per noise setting and scenario
+    assert "### class (high)" in report and "### subset (ideal)" in report
+    ranking = list(csv.DictReader((root / "ranking.csv").open(encoding="utf-8")))
+    assert {(r["noise"], r["scenario"]) for r in ranking} == {
+        (n, s) for n, _ in NOISES for s in ("subset", "class")}
     links = _linked_pngs(report)
     assert {"plots/noise_forget_accuracy.png", "plots/noise_test_accuracy.png"} <= set(links)
     assert all((root / p).read_bytes()[:8] == PNG_MAGIC for p in links)
@@ -186,6 +210,54 @@ def test_minimal_run_skips_missing_inputs(tmp_path: Path) -> None:
     assert "| s | ascent | 0.500 |" in report  # one finite seed: no ±
     assert _linked_pngs(report) == ["plots/bar_forget_accuracy.png"]  # no y for a trade-off
     assert "## Unlearning curves" not in report and "## Forgetting quality" not in report
+    # the oracle ran on another seed than the method: nothing to pair, no ranking
+    assert "## Distance to the oracle" not in report and not (tmp_path / "ranking.csv").exists()
+
+
+def test_rankings_without_mia_by_hand(tmp_path: Path) -> None:
+    accs = {  # (seed, method) -> retain, forget, test accuracy; evaluation.mia = false
+        (0, "original"): (0.95, 0.97, 0.90), (0, "retrain"): (0.94, 0.80, 0.88),
+        (0, "ga"): (0.90, 0.70, 0.85), (1, "original"): (0.96, 0.98, 0.91),
+        (1, "retrain"): (0.95, 0.82, 0.89), (1, "ga"): (0.92, 0.76, 0.87)}
+    _write_csv(tmp_path / "results.csv", [
+        {"scenario": "s", "seed": seed, "method": m, "retain_accuracy": a[0],
+         "forget_accuracy": a[1], "test_accuracy": a[2]} for (seed, m), a in accs.items()])
+    report = write_report(tmp_path).read_text(encoding="utf-8")
+    rows = {(r["measure"], r["method"]): r
+            for r in csv.DictReader((tmp_path / "ranking.csv").open(encoding="utf-8"))}
+    assert set(rows) == {("distance", "ga"), ("distance", "original"), ("balance", "ga"),
+                         ("balance", "original"), ("balance", "retrain")}
+    assert {r["mia"] for r in rows.values()} == {"false"}
+
+    def gap(seed: int, m: str) -> float:
+        return float(np.mean(np.abs(np.subtract(accs[seed, m], accs[seed, "retrain"]))))
+
+    def balance(seed: int, m: str) -> float:
+        forgetting = 1 - abs(accs[seed, m][1] - accs[seed, "retrain"][1])
+        utility = min(1.0, accs[seed, m][2] / accs[seed, "original"][2])
+        return 2 / (1 / forgetting + 1 / utility)  # no privacy term without MIA
+
+    ga, teacher = rows["distance", "ga"], rows["distance", "original"]
+    assert float(ga["mean"]) == pytest.approx(np.mean([gap(0, "ga"), gap(1, "ga")]))
+    assert float(teacher["mean"]) == pytest.approx(0.065)
+    assert (ga["rank"], teacher["rank"]) == ("1", "2")
+    assert ga["p_value"] == "" and ga["significant"] == ""
+    # teacher worse on both seeds: the exact sign-flip test's smallest p with two pairs
+    assert (teacher["test"], float(teacher["p_value"]), teacher["significant"]) == (
+        "sign-flip", 0.5, "false")
+    for m in ("ga", "original", "retrain"):
+        assert float(rows["balance", m]["mean"]) == pytest.approx(
+            np.mean([balance(0, m), balance(1, m)]))
+    assert rows["balance", "retrain"]["rank"] == "" and rows["balance", "ga"]["rank"] == "1"
+    assert float(rows["balance", "retrain"]["forgetting"]) == 1.0
+    assert rows["balance", "ga"]["privacy"] == ""
+    # the report says what it left out and that two seeds cannot separate methods
+    assert "Membership inference was not measured" in report
+    assert "| Rank | Method | Seeds | Balance | 95 % CI | Forgetting | Utility | p vs best |" \
+        in report
+    assert "| 2 | original (teacher) | 2 | 0.065 |" in report
+    assert "| ref. | retrain (oracle) | 2 |" in report and "no (n too small)" in report
+    assert "these seeds cannot separate the methods (at least 6 seeds" in report
 
 
 def test_cli_builds_report_and_explains_missing_results(tmp_path: Path,
@@ -214,3 +286,9 @@ def test_formatting() -> None:
     assert fmt_stat(mean_std([0.6, 0.7])) == "0.650 ± 0.071"
     assert fmt_stat(mean_std([1234.0, 1300.0])) == "1,267 ± 47"
     assert fmt_stat(mean_std([math.nan])) == "—"
+    assert fmt_stat(mean_std([0.6, 0.7]), ci=True) == "0.650 [0.600, 0.700]"
+    assert fmt_stat(mean_std([0.6]), ci=True) == "0.600"
+    assert fmt_stat(mean_std([4.0, 4.0]), "num_examples", ci=True) == "4 ± 0"  # counts: ± std
+    stat = mean_std([0.1, 0.2, 0.4])
+    assert (stat.mean, stat.n) == (pytest.approx(7 / 30), 3)
+    assert 0.1 <= stat.ci_low < stat.mean < stat.ci_high <= 0.4

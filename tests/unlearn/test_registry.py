@@ -138,7 +138,9 @@ def test_a_registered_check_guards_unlearn_before_the_method_runs(scratch_name, 
              check=lambda check: check.number("radius", high=3.0))(_never_runs)
     assert METHODS[scratch_name].rules == {"epochs": "an integer >= 1",
                                            "radius": "a finite number > 0.0 and < 3.0",
-                                           "fast": "true or false"}
+                                           "fast": "true or false",
+                                           "early_stopping": "an integer >= 0",
+                                           "early_stopping_on": "one of ['retained', 'all']"}
     with pytest.raises(UnlearnError, match=rf"{scratch_name}\.radius must be .*, got 3\.5"):
         unlearn(scratch_name, class_setup.teacher, class_setup.data(), {"radius": 3.5})
 
