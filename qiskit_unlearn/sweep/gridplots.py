@@ -183,6 +183,7 @@ def _draw(ax: Axes, axis: Axis, pts: Sequence[tuple[float, float, float, float]]
     if axis.numbers is None:
         err = np.vstack([y - lo, hi - y])
         err[~np.isfinite(err)] = 0.0
+        err = np.clip(err, 0.0, None)  # equal seeds: the mean may round past its interval
         ax.errorbar(x + offset, y, yerr=err, color=colour, marker=marker, markersize=4,
                     linewidth=0.8, elinewidth=0.9, capsize=1.5)
         return

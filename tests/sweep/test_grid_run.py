@@ -216,3 +216,17 @@ def test_extra_tables_are_combined_with_grid_columns_and_memorisation_is_plotted
     data = GridData.load(copy, cfg["sweep"]["grid"])
     fig = memorisation_figure(data, data.axes[0])
     assert any(isinstance(c, PolyCollection) for c in fig.axes[0].collections)
+
+
+def test_error_bars_survive_a_mean_that_rounds_past_its_interval():
+    """Equal seeds give an interval equal to the mean up to rounding; matplotlib refuses a
+    negative error bar, which once stopped a finished sweep at its report."""
+    from matplotlib.figure import Figure
+
+    from qiskit_unlearn.sweep.gridplots import Axis, _draw
+
+    ax = Figure().subplots()
+    axis = Axis.of("model.entanglement", ["none", "ring"], "entanglement")
+    mean = 0.1 + 0.2  # 0.30000000000000004
+    _draw(ax, axis, [(0.0, mean, 0.3, 0.3), (1.0, 0.5, 0.4, 0.6)], "C0", "o", 0.0, 0.2)
+    assert ax.containers  # the error bars were drawn
