@@ -196,7 +196,8 @@ def _rows(run: FinishedRun, settings: tuple[Any, ...], seed: int, scenario: str,
                                "variant": run.variant(target)}
         if _complete(run, measured.logits, seed, scenario):
             row.update(evaluate_model(_filled(measured.logits), refs[ORIGINAL], refs[RETRAIN],
-                                      sets, mia=run.mia, seed=seed))
+                                      sets, mia=run.mia, seed=seed,
+                                      mia_score=run.mia_score))
             row["reference"] = reference
         else:
             row.update({f"{s}_accuracy": accuracy(measured.logits[s], sets.split(s)[1])

@@ -79,6 +79,14 @@ class FinishedRun:
     def mia(self) -> bool:
         return bool(self.cfg["evaluation"]["mia"])
 
+    @property
+    def mia_score(self) -> str:
+        """The run's membership score (:func:`qiskit_unlearn.experiment.mia_score`), so device
+        rows score ``mia_auc`` as the run's own rows do."""
+        from qiskit_unlearn.experiment import mia_score
+
+        return mia_score(self.cfg)
+
     def methods(self) -> list[str]:
         """Model names in table order: the teacher, the oracle, the configured methods, then
         models unlearned on hardware (``qunlearn hw unlearn``, e.g. ``ga@fake_manila``)."""

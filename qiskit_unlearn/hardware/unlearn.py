@@ -285,7 +285,7 @@ def _evaluate(run: FinishedRun, plan: UnlearnPlan, task: UnlearnTask) -> dict[st
         task.seed, task.scenario, role))), sets) for role in (ORIGINAL, RETRAIN)}
     model = run.model(Target(task.seed, task.scenario, plan.name, task.checkpoint))
     return evaluate_model(split_logits(model, sets), refs[ORIGINAL], refs[RETRAIN], sets,
-                          mia=run.mia, seed=task.seed)
+                          mia=run.mia, seed=task.seed, mia_score=run.mia_score)
 
 
 def _always(estimator: Any) -> Callable[[Any], Any]:

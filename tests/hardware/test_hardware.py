@@ -180,7 +180,21 @@ def test_fetch_in_a_fresh_process_gives_the_simulation_metrics(submitted_run, tm
             assert abs(hw - sim) <= 0.1, (method, split, hw, sim)
         for column in ("uqi", "mia_auc", "kl_forget", "oracle_gap"):
             assert np.isfinite(float(row[column]))
+        assert row["mia_auc"] == row["mia_label_auc"]  # the run's own score (not faithful)
     assert float(hardware["retrain"]["forget_accuracy"]) == 0.0  # never saw class 0
+    assert FinishedRun(run).mia_score == "true-label"
+
+
+def test_device_rows_score_membership_like_their_run(finished_run, tmp_path):
+    """A faithful run scores ``mia_auc`` by the top probability; device rows must agree."""
+    import json
+
+    run = _copy(finished_run, tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    config["unlearn"]["faithful"] = True
+    view = FinishedRun(run)
+    view.cfg = config
+    assert view.mia_score == "top"
 
 
 def test_resubmitting_sends_nothing_twice(submitted_run, tmp_path, capsys):
