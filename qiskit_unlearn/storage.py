@@ -35,6 +35,11 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def utc_stamp() -> str:
+    """The current UTC time as a compact, sortable, file-name-safe stamp (20261202T061500Z)."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
 # --- digests ----------------------------------------------------------------------------------
 
 def sha256_file(path: Path | str) -> str:

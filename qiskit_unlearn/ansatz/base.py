@@ -17,6 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from qiskit.circuit import Parameter, QuantumCircuit
 
+from qiskit_unlearn import validation
+
 ENTANGLEMENTS = ("none", "linear", "ring", "full")
 
 
@@ -95,9 +97,7 @@ def _names(params: set[Parameter]) -> list[str]:
 
 def check_int(value: Any, name: str, minimum: int) -> int:
     """``value`` as an int >= ``minimum``, or an :class:`AnsatzError` naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise AnsatzError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return validation.check_int(value, name, low=minimum, error=AnsatzError)
 
 
 def entangling_pairs(num_qubits: int, entanglement: str) -> list[tuple[int, int]]:

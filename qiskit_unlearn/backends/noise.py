@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from itertools import product
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 from qiskit.providers import BackendV2
@@ -29,6 +29,7 @@ from qiskit_aer.noise import (
     thermal_relaxation_error,
 )
 
+from qiskit_unlearn import validation
 from qiskit_unlearn.backends.base import BackendError
 
 #: Gates that rate-based noise models attach errors to (circuits are transpiled to these).
@@ -57,14 +58,9 @@ def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
-    """``value`` as an int in ``[low, high]``, or a clear error (bools are rejected)."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise BackendError(f"option '{name}' must be an integer, got {value!r}")
-    value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"[{'' if low is None else low}, {'' if high is None else high}]"
-        raise BackendError(f"option '{name}' must be an integer in {bounds}, got {value}")
-    return value
+    """``value`` as an int in ``[low, high]``, or a :class:`BackendError` naming the option."""
+    return validation.check_int(value, f"option '{name}'", low=low, high=high,
+                                error=BackendError)
 
 
 def check_seed(options: Mapping[str, Any]) -> int | None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qiskit_unlearn import validation
+
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 
@@ -30,9 +32,7 @@ class DataError(ValueError):
 
 def check_int(value: object, name: str, minimum: int = 1) -> int:
     """``value`` as an int >= ``minimum``, or a :class:`DataError` naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DataError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return validation.check_int(value, name, low=minimum, error=DataError)
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -28,6 +28,7 @@ import numpy as np
 
 from qiskit_unlearn.data.idx import DataError, check_int, read_image_label_pair
 from qiskit_unlearn.data.xxz import load_xxz
+from qiskit_unlearn.storage import sha256_file
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -104,14 +105,6 @@ def downloads_allowed(download: bool | None = None) -> bool:
     if download is not None:
         return bool(download)
     return os.environ.get("QUNLEARN_OFFLINE", "").strip().lower() not in ("1", "true", "yes")
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def download_file(url: str, dest: str | os.PathLike[str], sha256: str,

@@ -11,6 +11,7 @@ from qiskit_unlearn.storage import (  # noqa: F401  (re-exported for the hardwar
     sha256_arrays,
     sha256_file,
     utc_now,
+    utc_stamp,
     write_atomic,
     write_csv,
 )

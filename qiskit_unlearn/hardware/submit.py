@@ -20,7 +20,6 @@ import secrets
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,7 @@ from qiskit_unlearn.hardware.base import (
     sha256_arrays,
     status_kind,
     utc_now,
+    utc_stamp,
 )
 from qiskit_unlearn.hardware.pubs import (
     circuit_inputs,
@@ -336,8 +336,7 @@ def execute(plan: Plan, run: FinishedRun, store: JobStore,
             isa[pub.circuit] = ibm.to_isa(part.circuit, part.observables, backend,
                                           optimization_level=runtime.optimization_level,
                                           seed=runtime.seed)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    sub_id = f"{stamp}-{secrets.token_hex(3)}"
+    sub_id = f"{utc_stamp()}-{secrets.token_hex(3)}"
     record = {
         "id": sub_id, "date": utc_now(), "device": plan.device,
         "local_testing_mode": plan.local, "num_device_qubits": backend.num_qubits,
