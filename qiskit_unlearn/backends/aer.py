@@ -35,7 +35,7 @@ from qiskit_aer.noise import NoiseModel
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
 from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
-from qiskit_unlearn.backends.ibm import layout_info, to_isa
+from qiskit_unlearn.backends.isa import layout_info, to_isa
 from qiskit_unlearn.backends.noise import (
     DEFAULT_PRECISION,
     NOISE_OPTIONS,

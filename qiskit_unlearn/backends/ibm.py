@@ -27,7 +27,6 @@ from typing import Any
 from qiskit.circuit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp
-from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_unlearn.backends.base import (
     BackendError,
@@ -35,6 +34,12 @@ from qiskit_unlearn.backends.base import (
     check_options,
     is_validating,
     register_backend,
+)
+from qiskit_unlearn.backends.isa import (  # noqa: F401  (ibm.to_isa etc. stay importable)
+    DEFAULT_OPTIMIZATION_LEVEL,
+    check_fits,
+    layout_info,
+    to_isa,
 )
 from qiskit_unlearn.backends.noise import (
     DEFAULT_PRECISION,
@@ -52,7 +57,6 @@ IBM_OPTIONS: tuple[str, ...] = (*_RUNTIME_OPTIONS, "device", "instance", "channe
 FAKE_OPTIONS: tuple[str, ...] = (*_RUNTIME_OPTIONS, "device")
 MODES = ("job", "batch", "session")
 CHANNELS = ("ibm_quantum_platform", "ibm_cloud")
-DEFAULT_OPTIMIZATION_LEVEL = 2
 
 _NO_ACCOUNT = (
     "backend 'ibm' found no saved IBM Quantum account. Save one once with "
@@ -60,53 +64,6 @@ _NO_ACCOUNT = (
     "instance='<CRN>') or set QISKIT_IBM_TOKEN (and QISKIT_IBM_INSTANCE) in the environment; "
     "to test offline use backend='fake:<device>' (e.g. 'fake:manila')"
 )
-
-
-# --- ISA helpers (shared with aer-noisy's device noise) --------------------------------------
-
-def check_fits(circuit: QuantumCircuit, backend: BackendV2) -> None:
-    """Raise if ``circuit`` needs more qubits than ``backend`` has."""
-    if circuit.num_qubits > backend.num_qubits:
-        raise BackendError(
-            f"the circuit needs {circuit.num_qubits} qubits but device '{backend.name}' has "
-            f"{backend.num_qubits}; choose a larger device or a circuit with fewer qubits"
-        )
-
-
-def to_isa(
-    circuit: QuantumCircuit,
-    observables: Sequence[SparsePauliOp],
-    backend: BackendV2,
-    *,
-    optimization_level: int = DEFAULT_OPTIMIZATION_LEVEL,
-    seed: int | None = None,
-) -> tuple[QuantumCircuit, list[SparsePauliOp]]:
-    """Transpile to ``backend``'s ISA once and map observables through the layout.
-
-    The transpiler seed defaults to 0 so that the layout (and hence the run) is reproducible.
-    """
-    check_fits(circuit, backend)
-    manager = generate_preset_pass_manager(
-        backend=backend, optimization_level=optimization_level,
-        seed_transpiler=0 if seed is None else seed,
-    )
-    isa = manager.run(circuit)
-    lost = sorted(p.name for p in set(circuit.parameters) - set(isa.parameters))
-    if lost:
-        raise BackendError(
-            f"transpiling at optimization_level={optimization_level} removed parameters {lost}; "
-            "use a lower optimization_level or check that those gates are not identities"
-        )
-    return isa, [obs.apply_layout(isa.layout) for obs in observables]
-
-
-def layout_info(isa: QuantumCircuit, backend: BackendV2) -> dict[str, Any]:
-    """Device facts for run manifests: name, width and where the virtual qubits went."""
-    info: dict[str, Any] = {"device": backend.name, "num_physical_qubits": backend.num_qubits}
-    if isa.layout is not None:
-        info["layout"] = isa.layout.initial_index_layout(filter_ancillas=True)
-        info["final_layout"] = isa.layout.final_index_layout(filter_ancillas=True)
-    return info
 
 
 # --- option parsing ---------------------------------------------------------------------------

@@ -23,14 +23,8 @@ from qiskit.providers import BackendV2
 from qiskit.quantum_info import PauliList, SparsePauliOp
 
 from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
-from qiskit_unlearn.backends.ibm import (
-    CHANNELS,
-    DEFAULT_OPTIMIZATION_LEVEL,
-    layout_info,
-    runtime_device,
-    runtime_service,
-    to_isa,
-)
+from qiskit_unlearn.backends.ibm import CHANNELS, runtime_device, runtime_service
+from qiskit_unlearn.backends.isa import DEFAULT_OPTIMIZATION_LEVEL, layout_info, to_isa
 from qiskit_unlearn.backends.noise import check_int, check_seed, fake_backend
 from qiskit_unlearn.engine import FastStatevectorEstimator, check_memory, parse_memory_limit
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient

@@ -29,8 +29,8 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
-from qiskit_unlearn.backends.ibm import layout_info, to_isa
 from qiskit_unlearn.backends.ideal import compact
+from qiskit_unlearn.backends.isa import layout_info, to_isa
 from qiskit_unlearn.backends.noise import (
     NOISE_OPTIONS,
     apply_readout_error,

@@ -19,7 +19,7 @@ from qiskit.providers.exceptions import QiskitBackendNotFoundError
 from qiskit.quantum_info import SparsePauliOp
 from qiskit_machine_learning.connectors import TorchConnector
 
-from qiskit_unlearn.backends import ibm
+from qiskit_unlearn.backends import ibm, isa
 from qiskit_unlearn.backends.base import BackendError
 from qiskit_unlearn.backends.noise import fake_backend
 from qiskit_unlearn.hardware.store import JobStore
@@ -215,8 +215,8 @@ def test_to_isa_maps_observables_through_layout_and_routing() -> None:
 
 def test_fake_device_transpiles_once_and_defaults_to_shots(monkeypatch) -> None:
     calls = []
-    real = ibm.generate_preset_pass_manager
-    monkeypatch.setattr(ibm, "generate_preset_pass_manager",
+    real = isa.generate_preset_pass_manager
+    monkeypatch.setattr(isa, "generate_preset_pass_manager",
                         lambda **kw: calls.append(kw) or real(**kw))
     qnn = _qnn(seed=7)
     assert qnn.default_precision == pytest.approx(1 / 64) and qnn.backend_info["shots"] == 4096
