@@ -32,7 +32,7 @@ def package_versions() -> dict[str, str]:
 
 def prepare_data(cfg: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """Load, split and preprocess (fitted on the training split only)."""
-    from qiskit_unlearn.data import load_dataset, make_preprocessor, split_dataset
+    from qiskit_unlearn.data import DataError, load_dataset, make_preprocessor, split_dataset
 
     data_cfg = cfg["data"]
     ds = load_dataset(data_cfg["dataset"], data_dir=data_cfg["data_dir"],
@@ -53,8 +53,6 @@ def prepare_data(cfg: Mapping[str, Any], seed: int) -> dict[str, Any]:
     features = int(np.prod(np.shape(splits.train[0])[1:]))
     direct = kind == "pca-angles" and not data_cfg["angle_pca"]
     if direct and features != cfg["model"]["num_qubits"]:
-        from qiskit_unlearn.data import DataError
-
         raise DataError(f"data.angle_pca = false feeds the {features} features straight to the "
                         f"circuit, but model.num_qubits = {cfg['model']['num_qubits']}; set "
                         f"num_qubits = {features} or angle_pca = true")

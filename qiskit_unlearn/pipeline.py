@@ -36,7 +36,6 @@ from qiskit_unlearn.experiment import (
     package_versions,
     preflight,
     prepare_data,
-    selection_split,
     unlearn_data,
 )
 from qiskit_unlearn.modelstore import ModelCache, ModelStore, default_cache_dir  # noqa: F401
@@ -118,7 +117,7 @@ def _forgetting_quality(store: ModelStore, cfg: Mapping[str, Any], data: Mapping
     measured on ``eval_backend`` like every other metric of the run.
     """
     from qiskit_unlearn.evaluate import forgetting_quality, logit_confidence, memorisation, ulira
-    from qiskit_unlearn.unlearn import UnlearnData, unlearn
+    from qiskit_unlearn.unlearn import unlearn
 
     m = cfg["evaluation"]["fq_models"]
     fx, fy = sc.forget
@@ -141,12 +140,10 @@ def _forgetting_quality(store: ModelStore, cfg: Mapping[str, Any], data: Mapping
     methods = cfg["evaluation"]["fq_methods"] or [
         x for x in cfg["unlearn"]["methods"] if x != "retrain"]
     for method in methods:
-        outs = []
-        for j in range(m):
-            ud = UnlearnData(sc.retain, sc.forget, selection_split(cfg, data),
-                             data["num_classes"], seed=seed * 1000 + j + 1)
-            outs.append(confidences(forget_logits(unlearn(method, teacher, ud,
-                                                          method_params(cfg, method)).model)))
+        params = method_params(cfg, method)
+        outs = [confidences(forget_logits(unlearn(
+            method, teacher, unlearn_data(cfg, sc, data, seed * 1000 + j + 1), params).model))
+            for j in range(m)]
         baselines[method] = (np.array(outs), retrained)
     rows = []
     for method, (u, r) in baselines.items():
