@@ -32,11 +32,11 @@ from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
 from qiskit_machine_learning.neural_networks import EstimatorQNN
 
 from qiskit_unlearn.ansatz import hqml_ansatz, z_observables
-from qiskit_unlearn.backends.ibm import to_isa
+from qiskit_unlearn.backends.isa import to_isa
 from qiskit_unlearn.backends.noise import fake_backend
 from qiskit_unlearn.batched_qnn import BatchedEstimatorQNN
 from qiskit_unlearn.gradients import BatchedParamShiftEstimatorGradient
-from qiskit_unlearn.hardware.journal import JobCost, RecordingEstimator
+from qiskit_unlearn.qnn.jobs import JobCost, RecordingEstimator
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from qiskit_unlearn.config import load_config
-from qiskit_unlearn.experiment import model_kwargs, prepare_data
 from qiskit_unlearn.models import build_model
+from qiskit_unlearn.run import model_kwargs, prepare_data
 from qiskit_unlearn.train import TrainConfig, evaluate, train
 
 CONFIG = Path(__file__).with_name("hqml-iris-study.toml")

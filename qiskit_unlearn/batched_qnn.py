@@ -19,7 +19,6 @@ estimator and gradient (checked in the tests); only the number of jobs changes.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from typing import Any
 
@@ -27,6 +26,7 @@ import numpy as np
 from qiskit_machine_learning.neural_networks import EstimatorQNN
 
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
+from qiskit_unlearn.storage import sha256_arrays
 
 #: Gradients computed ahead of their backward call, kept at most this many (a forward pass
 #: whose backward never comes must not keep its gradient forever).
@@ -55,19 +55,13 @@ class BatchedEstimatorQNN(EstimatorQNN):
                             f"{type(self.gradient).__name__}")
         #: Set to ``True`` right before a forward pass whose backward pass will follow.
         self.expect_backward = False
-        self._prefetched: OrderedDict[bytes, Gradients] = OrderedDict()
+        self._prefetched: OrderedDict[str, Gradients] = OrderedDict()
         self.num_jobs = 0
         self.num_fused = 0
 
     @staticmethod
-    def _key(input_data: np.ndarray | None, weights: np.ndarray | None) -> bytes:
-        h = hashlib.sha256()
-        for array in (input_data, weights):
-            if array is not None:
-                array = np.ascontiguousarray(array)
-                h.update(repr((array.shape, str(array.dtype))).encode())
-                h.update(array.tobytes())
-        return h.digest()
+    def _key(input_data: np.ndarray | None, weights: np.ndarray | None) -> str:
+        return sha256_arrays(*(a for a in (input_data, weights) if a is not None))
 
     def _gradient_arguments(self, values: np.ndarray, num_samples: int
                             ) -> tuple[list[Any], list[Any], np.ndarray, list[Any] | None] | None:

@@ -12,7 +12,6 @@ table of :mod:`qiskit_unlearn.bench_scaling` instead.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -21,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from qiskit_unlearn.storage import write_json
 
 if TYPE_CHECKING:  # torch and Qiskit load when a benchmark runs, not for 'bench --help'
     import torch
@@ -276,8 +277,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         print()
         print(format_scaling(rows))
         if args.json:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(rows, fh, indent=2)
+            write_json(args.json, rows)
         return 0
     cases = args.cases or [c for c in CASES if c != "statevector-jacobian"]
     print(f"qunlearn bench: {NUM_QUBITS} qubits, layers {args.layers}, torch threads "
@@ -287,6 +287,5 @@ def run_from_args(args: argparse.Namespace) -> int:
     print()
     print(format_table(results))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump([asdict(t) | {"median": t.median} for t in results], fh, indent=2)
+        write_json(args.json, [asdict(t) | {"median": t.median} for t in results])
     return 0

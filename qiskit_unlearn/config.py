@@ -1,67 +1,39 @@
 """Experiment configs: TOML files validated at load time.
 
-Every section has a schema; an unknown key, a wrong type or an impossible value raises
-:class:`ConfigError` naming the key (``section.key``) and what is allowed, before any work
-starts. Model and backend tables are checked by their registries (which know their options).
+Every section has a schema (:mod:`qiskit_unlearn.schema`); an unknown key, a wrong type or an
+impossible value raises :class:`ConfigError` naming the key (``section.key``) and what is
+allowed, before any work starts. Allowed names come from the registries (datasets,
+preprocessors, models, scenario kinds, methods, backends), which also check their own tables
+(a model's arguments, a scenario kind's parameters, a method's hyperparameters, a backend's
+options). Sections owned by a higher layer (``[sweep]``) are validated by the validator that
+layer passes in (``sections``); without one they are kept as given.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from qiskit_unlearn.errors import ConfigError
+from qiskit_unlearn.schema import (
+    NAME_RULE,
+    Field,
+    fraction,
+    int_list,
+    interval,
+    plain_name,
+    positive,
+    validate_table,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message names the key and the fix."""
-
-
-@dataclass(frozen=True)
-class Field:
-    types: tuple[type, ...]
-    default: Any = None
-    required: bool = False
-    check: Callable[[Any], bool] | None = None
-    rule: str = ""
-    choices: Callable[[], Sequence[str]] | Sequence[str] | None = None
-
-
-def _positive(v: Any) -> bool:
-    return v > 0
-
-
-def _fraction(v: Any) -> bool:
-    return 0 < v < 1
-
-
-def _interval(v: Any) -> bool:
-    return len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                               for x in v) and v[0] < v[1]
-
-
-def _int_list(v: Any) -> bool:
-    return all(isinstance(i, int) and not isinstance(i, bool) for i in v)
-
-
-#: A plain folder name: run directories are ``runs/<experiment.name>`` and model files are
-#: named after scenarios, so neither may be a path (``..``, ``/``) or empty.
-_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-NAME_RULE = ("a plain folder name: 1-100 letters, digits, '-', '_' and '.', starting with a "
-             "letter or digit, without '..' (choose any folder with --out)")
-
-
-def _plain_name(v: Any) -> bool:
-    return bool(_FOLDER_NAME.fullmatch(v)) and ".." not in v
 
 
 def _dataset_names() -> list[str]:
@@ -82,37 +54,41 @@ def _scenario_names() -> list[str]:
     return sorted(SCENARIOS)
 
 
-PREPROCESS = ("none", "pca-angles", "amplitude", "image", "standardize")
+def _preprocessor_names() -> list[str]:
+    from qiskit_unlearn.data import PREPROCESSORS
+
+    return sorted(PREPROCESSORS)
+
 
 SCHEMA: dict[str, dict[str, Field]] = {
     "experiment": {
-        "name": Field((str,), required=True, check=_plain_name, rule=NAME_RULE),
+        "name": Field((str,), required=True, check=plain_name, rule=NAME_RULE),
         "description": Field((str,), ""),
-        "seeds": Field((list,), [0], check=lambda v: bool(v) and _int_list(v),
+        "seeds": Field((list,), [0], check=lambda v: bool(v) and int_list(v),
                        rule="a non-empty list of integers"),
     },
     "data": {
         "dataset": Field((str,), required=True, choices=_dataset_names),
         "data_dir": Field((str,), None),
-        "classes": Field((list,), [], check=_int_list, rule="a list of class labels"),
+        "classes": Field((list,), [], check=int_list, rule="a list of class labels"),
         "samples_per_class": Field((int,), 0, check=lambda v: v >= 0, rule=">= 0 (0 = all)"),
-        "test_size": Field((float,), 0.2, check=_fraction, rule="between 0 and 1"),
+        "test_size": Field((float,), 0.2, check=fraction, rule="between 0 and 1"),
         "val_size": Field((float,), 0.1, check=lambda v: 0 <= v < 1,
                           rule="in [0, 1): a fraction of the whole dataset (0 = no validation "
                                "split, only with unlearn.faithful = true)"),
         "use_official_test": Field((bool,), False),
-        "preprocess": Field((str,), "none", choices=PREPROCESS),
+        "preprocess": Field((str,), "none", choices=_preprocessor_names),
         "amplitude_pca": Field((bool,), False),
         "angle_pca": Field((bool,), True),
-        "angle_range": Field((list,), [-math.pi, math.pi], check=_interval,
+        "angle_range": Field((list,), [-math.pi, math.pi], check=interval,
                              rule="[low, high] with low < high (radians)"),
         "options": Field((dict,), {}),
     },
     "train": {
-        "epochs": Field((int,), 30, check=_positive, rule=">= 1"),
-        "lr": Field((float,), 0.01, check=_positive, rule="> 0"),
-        "batch_size": Field((int,), 32, check=_positive, rule=">= 1"),
-        "patience": Field((int,), 10, check=_positive, rule=">= 1"),
+        "epochs": Field((int,), 30, check=positive, rule=">= 1"),
+        "lr": Field((float,), 0.01, check=positive, rule="> 0"),
+        "batch_size": Field((int,), 32, check=positive, rule=">= 1"),
+        "patience": Field((int,), 10, check=positive, rule=">= 1"),
         "weight_decay": Field((float,), 0.0, check=lambda v: v >= 0, rule=">= 0"),
     },
 }
@@ -126,9 +102,9 @@ SCHEMA["evaluation"] = {
     "mia": Field((bool,), True),
     "mia_score": Field((str,), "auto", choices=("auto", "true-label", "top")),
     "hessian": Field((bool,), False),
-    "hessian_top_k": Field((int,), 3, check=_positive, rule=">= 1"),
+    "hessian_top_k": Field((int,), 3, check=positive, rule=">= 1"),
     "hessian_samples": Field((int,), 10, check=lambda v: v >= 2, rule=">= 2"),
-    "hessian_max_samples": Field((int,), 128, check=_positive, rule=">= 1"),
+    "hessian_max_samples": Field((int,), 128, check=positive, rule=">= 1"),
     "forgetting_quality": Field((bool,), False),
     "fq_models": Field((int,), 8, check=lambda v: v >= 6, rule=">= 6 (halves of the retrained "
                                                                  "models form the baseline)"),
@@ -137,65 +113,29 @@ SCHEMA["evaluation"] = {
 }
 MODEL_REQUIRED = {"kind": Field((str,), required=True, choices=_model_names)}
 BACKEND_REQUIRED = {"name": Field((str,), "statevector")}
+#: Keys of every ``[[scenario]]`` table; each kind adds its own parameters (its registry entry).
 SCENARIO_FIELDS: dict[str, Field] = {
     "kind": Field((str,), required=True, choices=_scenario_names),
-    "name": Field((str,), "", check=lambda v: v == "" or (_plain_name(v) and "__" not in v),
+    "name": Field((str,), "", check=lambda v: v == "" or (plain_name(v) and "__" not in v),
                   rule=NAME_RULE.replace("without '..'", "without '..' or '__'")),
-    "fraction": Field((float,), 0.02, check=_fraction, rule="between 0 and 1"),
-    "classes": Field((list,), [0], check=lambda v: bool(v) and _int_list(v),
-                     rule="a non-empty list of class labels"),
-    "alpha": Field((float,), 0.3, check=_fraction, rule="between 0 and 1"),
 }
+#: Sections a higher layer validates (passed in as ``sections``).
+EXTENSION_SECTIONS = {"sweep"}
 TOP_LEVEL = {"experiment", "data", "model", "backend", "train", "scenario", "unlearn",
-             "evaluation", "sweep"}
+             "evaluation", *EXTENSION_SECTIONS}
 
 
-def _type_name(types: tuple[type, ...]) -> str:
-    names = {int: "integer", float: "number", str: "string", bool: "true/false",
-             list: "list", dict: "table"}
-    return " or ".join(names.get(t, t.__name__) for t in types)
+#: ``validator(table, raw_config)``: the validated section (e.g. ``[sweep]``).
+SectionValidator = Callable[[Any, Mapping[str, Any]], Any]
 
 
-def _check_value(key: str, value: Any, spec: Field) -> Any:
-    if float in spec.types and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    ok_type = isinstance(value, spec.types) and not (
-        isinstance(value, bool) and bool not in spec.types)
-    if not ok_type:
-        raise ConfigError(f"{key} must be a {_type_name(spec.types)}, got {value!r}")
-    if spec.choices is not None:
-        choices = spec.choices() if callable(spec.choices) else spec.choices
-        if value not in choices:
-            raise ConfigError(f"{key} = {value!r} is not allowed; choose one of: "
-                              f"{', '.join(choices)}")
-    if spec.check is not None and not spec.check(value):
-        raise ConfigError(f"{key} = {value!r} is invalid: must be {spec.rule}")
-    return value
+def validate_config(raw: Mapping[str, Any],
+                    sections: Mapping[str, SectionValidator] | None = None) -> dict[str, Any]:
+    """Check a parsed config and fill in defaults; raises :class:`ConfigError`.
 
-
-def _validate_table(section: str, table: Any, fields: Mapping[str, Field],
-                    open_ended: bool = False) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{section}] must be a table, got {table!r}")
-    unknown = sorted(set(table) - set(fields))
-    if unknown and not open_ended:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; allowed keys in "
-            f"[{section}]: {', '.join(sorted(fields))}")
-    out = dict(table) if open_ended else {}
-    for name, spec in fields.items():
-        key = f"{section}.{name}"
-        if name in table:
-            out[name] = _check_value(key, table[name], spec)
-        elif spec.required:
-            raise ConfigError(f"missing required key {key}")
-        else:
-            out[name] = copy.deepcopy(spec.default)
-    return out
-
-
-def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a parsed config and fill in defaults; raises :class:`ConfigError`."""
+    ``sections`` validates the sections higher layers own (``{"sweep": ...}``, see
+    :func:`qiskit_unlearn.sweep.load_config`); such a section without a validator is kept as
+    given."""
     unknown = sorted(set(raw) - TOP_LEVEL)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)}; allowed sections: "
@@ -203,26 +143,21 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     for required in ("experiment", "data", "model"):
         if required not in raw:
             raise ConfigError(f"missing section [{required}]")
-    cfg: dict[str, Any] = {s: _validate_table(s, raw.get(s, {}), f) for s, f in SCHEMA.items()}
-    cfg["model"] = _validate_table("model", raw["model"], MODEL_REQUIRED, open_ended=True)
-    cfg["backend"] = _validate_table("backend", raw.get("backend", {}), BACKEND_REQUIRED,
+    cfg: dict[str, Any] = {s: validate_table(s, raw.get(s, {}), f) for s, f in SCHEMA.items()}
+    cfg["model"] = validate_table("model", raw["model"], MODEL_REQUIRED, open_ended=True)
+    cfg["backend"] = validate_table("backend", raw.get("backend", {}), BACKEND_REQUIRED,
                                      open_ended=True)
     scenarios = raw.get("scenario", [])
     if not isinstance(scenarios, list) or not scenarios:
         raise ConfigError("at least one [[scenario]] table is needed, e.g.\n"
                           "[[scenario]]\nkind = \"class\"\nclasses = [0]")
-    cfg["scenario"] = []
-    for i, table in enumerate(scenarios):
-        sc = _validate_table(f"scenario[{i}]", table, SCENARIO_FIELDS)
-        sc["name"] = sc["name"] or _default_scenario_name(sc)
-        cfg["scenario"].append(sc)
+    cfg["scenario"] = [_scenario(i, table) for i, table in enumerate(scenarios)]
     names = [s["name"] for s in cfg["scenario"]]
     if len(set(names)) != len(names):
         raise ConfigError(f"scenario names must be unique, got {names}; set scenario.name")
-    if "sweep" in raw:  # noise sweeps (qunlearn sweep) validate their own section
-        from qiskit_unlearn.sweep import validate_sweep
-
-        cfg["sweep"] = validate_sweep(raw["sweep"], base=raw)  # grids check each point
+    for name in sorted(EXTENSION_SECTIONS & set(raw)):
+        validator = (sections or {}).get(name)
+        cfg[name] = validator(raw[name], raw) if validator else copy.deepcopy(raw[name])
     _check_classes(cfg)
     _check_unlearn(cfg["unlearn"], cfg["evaluation"])
     _check_model_keys(cfg["model"])
@@ -232,11 +167,30 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                           "model selection; use a fraction such as 0.1, or set "
                           "unlearn.faithful = true to select on the test split as the HQML "
                           "study does")
-    needs_qubits = cfg["data"]["preprocess"] in {"pca-angles", "amplitude"}
-    if needs_qubits and "num_qubits" not in cfg["model"]:
-        raise ConfigError(f"data.preprocess = {cfg['data']['preprocess']!r} needs "
-                          "model.num_qubits (the number of features it produces depends on it)")
+    from qiskit_unlearn.data import PREPROCESSORS
+
+    for key in PREPROCESSORS[cfg["data"]["preprocess"]].needs:
+        if key not in cfg["model"]:
+            raise ConfigError(f"data.preprocess = {cfg['data']['preprocess']!r} needs "
+                              f"model.{key} (the number of features it produces depends on it)")
     return cfg
+
+
+def _scenario(i: int, table: Any) -> dict[str, Any]:
+    """One ``[[scenario]]`` table: its kind, name and the kind's own parameters."""
+    from qiskit_unlearn.scenarios import SCENARIOS
+
+    where = f"scenario[{i}]"
+    head = {k: v for k, v in table.items() if k in SCENARIO_FIELDS} \
+        if isinstance(table, dict) else table
+    base = validate_table(where, head, SCENARIO_FIELDS)
+    kind = SCENARIOS[base["kind"]]
+    try:
+        sc = {**base, **validate_table(where, table, {**SCENARIO_FIELDS, **kind.params})}
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (scenario kind {kind.name!r})") from None
+    sc["name"] = sc["name"] or kind.label(sc)
+    return sc
 
 
 def _check_unlearn(unlearn: dict[str, Any], evaluation: Mapping[str, Any]) -> None:
@@ -298,7 +252,7 @@ def _check_classes(cfg: Mapping[str, Any]) -> None:
     if k < 2:
         raise ConfigError(f"data.classes = {chosen}: a classifier needs at least 2 classes")
     for i, sc in enumerate(cfg["scenario"]):
-        bad = [c for c in sc["classes"] if not 0 <= c < k]
+        bad = [c for c in sc.get("classes", []) if not 0 <= c < k]
         if bad:
             after = " after data.classes renumbers them" if chosen else ""
             raise ConfigError(f"scenario[{i}].classes = {sc['classes']}: there are {k} classes"
@@ -332,14 +286,6 @@ def _check_backend_name(name: str) -> None:
         resolve_backend(BackendConfig(name))
     except BackendError as exc:
         raise ConfigError(f"backend.name: {exc}") from None
-
-
-def _default_scenario_name(sc: Mapping[str, Any]) -> str:
-    if sc["kind"] == "subset":
-        return f"subset-{sc['fraction']:g}"
-    if sc["kind"] == "class":
-        return "class-" + "-".join(map(str, sc["classes"]))
-    return f"{sc['kind']}-{sc['alpha']:g}"
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -376,8 +322,10 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return raw
 
 
-def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Read, override (``--set``) and validate a TOML experiment config."""
+def load_config(path: str | Path, overrides: Sequence[str] = (),
+                sections: Mapping[str, SectionValidator] | None = None) -> dict[str, Any]:
+    """Read, override (``--set``) and validate a TOML experiment config (``sections``: see
+    :func:`validate_config`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; see experiments/ for examples")
@@ -386,6 +334,6 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     try:
-        return validate_config(apply_overrides(raw, overrides))
+        return validate_config(apply_overrides(raw, overrides), sections)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -1,6 +1,7 @@
 """Forget scenarios: a training split becomes (retain, forget) sets plus the teacher's data.
 
-Kinds (registry :data:`SCENARIOS`, one signature each):
+Kinds (registry :data:`SCENARIOS`; each entry owns its parameters, their rules and how its
+scenarios are named, so a new kind is one registration here):
 
 * ``subset``: a stratified random ``fraction`` of the training set;
 * ``class``: every training sample of ``classes``;
@@ -21,11 +22,15 @@ Every scenario works on arrays of any shape ``(N, ...)``, raw or preprocessed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from qiskit_unlearn.errors import ConfigError
+from qiskit_unlearn.registry import Registry
+from qiskit_unlearn.schema import Field, check_value, fraction, int_list
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
 Corruption = Callable[[np.ndarray, np.ndarray, np.random.Generator], ArrayPair]
@@ -68,30 +73,84 @@ class Scenario:
 
 @dataclass(frozen=True)
 class ScenarioParams:
-    """Everything a scenario builder may use; each builder validates what it reads."""
+    """What a planner may use: the kind's checked parameter values, the class count and the
+    training inputs."""
 
-    fraction: float
-    classes: tuple[int, ...]
-    alpha: float
+    values: Mapping[str, Any]
     num_classes: int
     train_x: np.ndarray
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a builder decides: the forget indices, an optional corruption and the name."""
+    """What a planner decides: the forget indices, an optional corruption, the details."""
 
     forget_idx: np.ndarray
-    name: str
     corrupt: Corruption | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_fraction(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not 0 < value < 1:
-        raise ScenarioError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
+Planner = Callable[[np.ndarray, np.random.Generator, ScenarioParams], Plan]
+
+
+@dataclass(frozen=True)
+class ScenarioKind:
+    """A registered scenario kind: its planner, its parameters (the ``[[scenario]]`` keys, with
+    defaults and rules) and the default name of a scenario from its values."""
+
+    name: str
+    planner: Planner
+    params: Mapping[str, Field]
+    label: Callable[[Mapping[str, Any]], str]
+    summary: str
+
+    def check(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The kind's parameters with defaults filled in; unknown or invalid ones raise
+        :class:`ScenarioError` naming the parameter and its rule."""
+        unknown = sorted(set(values) - set(self.params))
+        if unknown:
+            raise ScenarioError(f"scenario kind {self.name!r} takes no parameter(s) "
+                                f"{', '.join(unknown)}; its parameters: "
+                                f"{', '.join(sorted(self.params)) or 'none'}")
+        out = {}
+        for key, spec in self.params.items():
+            try:
+                out[key] = check_value(key, _plain(values[key]), spec) if key in values \
+                    else spec.default
+            except ConfigError as exc:
+                raise ScenarioError(str(exc)) from None
+        return out
+
+
+SCENARIOS: Registry[ScenarioKind] = Registry("scenario kind", ScenarioError)
+
+
+def register_scenario(name: str, *, params: Mapping[str, Field],
+                      label: Callable[[Mapping[str, Any]], str]
+                      ) -> Callable[[Planner], Planner]:
+    """Register a planner (its docstring's first line is the kind's summary)."""
+
+    def wrap(planner: Planner) -> Planner:
+        summary = (planner.__doc__ or "").strip().split("\n")[0]
+        SCENARIOS.add(name, ScenarioKind(name, planner, dict(params), label, summary))
+        return planner
+
+    return wrap
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and tuples as the plain values the schema checks."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value
+
+
+FRACTION = Field((float,), 0.02, check=fraction, rule="between 0 and 1")
+ALPHA = Field((float,), 0.3, check=fraction, rule="between 0 and 1")
+CLASSES = Field((list,), [0], check=lambda v: bool(v) and int_list(v),
+                rule="a non-empty list of class labels")
 
 
 def stratified_sample(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -145,19 +204,19 @@ def random_inputs(reference: np.ndarray) -> Corruption:
     return corrupt
 
 
+@register_scenario("subset", params={"fraction": FRACTION},
+                   label=lambda v: f"subset-{v['fraction']:g}")
 def _subset(y: np.ndarray, rng: np.random.Generator, p: ScenarioParams) -> Plan:
-    fraction = _check_fraction(p.fraction, "fraction")
-    return Plan(stratified_sample(y, fraction, rng), f"subset-{fraction:g}",
-                details={"fraction": fraction})
+    """A stratified random ``fraction`` of the training set."""
+    fraction = p.values["fraction"]
+    return Plan(stratified_sample(y, fraction, rng), details={"fraction": fraction})
 
 
+@register_scenario("class", params={"classes": CLASSES},
+                   label=lambda v: "class-" + "-".join(map(str, v["classes"])))
 def _class(y: np.ndarray, rng: np.random.Generator, p: ScenarioParams) -> Plan:
-    classes = list(p.classes)
-    if any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in classes):
-        raise ScenarioError(f"classes must be integer labels, got {classes}")
-    classes = [int(c) for c in classes]
-    if not classes:
-        raise ScenarioError("the class scenario needs at least one class to forget")
+    """Every training sample of ``classes``."""
+    classes = [int(c) for c in p.values["classes"]]
     if len(set(classes)) != len(classes):
         raise ScenarioError(f"classes {classes} list a class more than once")
     missing = sorted(set(classes) - set(np.unique(y).tolist()))
@@ -165,29 +224,25 @@ def _class(y: np.ndarray, rng: np.random.Generator, p: ScenarioParams) -> Plan:
         raise ScenarioError(f"classes {missing} do not occur in the training data "
                             f"(present: {np.unique(y).tolist()})")
     forget = np.flatnonzero(np.isin(y, classes)).astype(np.int64)
-    return Plan(forget, "class-" + "-".join(map(str, classes)), details={"classes": classes})
+    return Plan(forget, details={"classes": classes})
 
 
+@register_scenario("label-flip", params={"alpha": ALPHA},
+                   label=lambda v: f"label-flip-{v['alpha']:g}")
 def _label_flip(y: np.ndarray, rng: np.random.Generator, p: ScenarioParams) -> Plan:
-    alpha = _check_fraction(p.alpha, "alpha")
+    """A stratified fraction ``alpha`` relabelled to another random class before training."""
+    alpha = p.values["alpha"]
     if p.num_classes < 2:
         raise ScenarioError(f"label-flip needs at least 2 classes, got num_classes={p.num_classes}")
-    return Plan(stratified_sample(y, alpha, rng), f"label-flip-{alpha:g}",
-                flip_labels(p.num_classes), {"alpha": alpha})
+    return Plan(stratified_sample(y, alpha, rng), flip_labels(p.num_classes), {"alpha": alpha})
 
 
+@register_scenario("feature-poison", params={"alpha": ALPHA},
+                   label=lambda v: f"feature-poison-{v['alpha']:g}")
 def _feature_poison(y: np.ndarray, rng: np.random.Generator, p: ScenarioParams) -> Plan:
-    alpha = _check_fraction(p.alpha, "alpha")
-    return Plan(stratified_sample(y, alpha, rng), f"feature-poison-{alpha:g}",
-                random_inputs(p.train_x), {"alpha": alpha})
-
-
-SCENARIOS: dict[str, Callable[[np.ndarray, np.random.Generator, ScenarioParams], Plan]] = {
-    "subset": _subset,
-    "class": _class,
-    "label-flip": _label_flip,
-    "feature-poison": _feature_poison,
-}
+    """A stratified fraction ``alpha`` whose inputs are replaced by random vectors."""
+    alpha = p.values["alpha"]
+    return Plan(stratified_sample(y, alpha, rng), random_inputs(p.train_x), {"alpha": alpha})
 
 
 def _check_pair(data: tuple[np.ndarray, np.ndarray], name: str) -> ArrayPair:
@@ -221,10 +276,8 @@ def make_scenario(
     holdout: tuple[np.ndarray, np.ndarray],
     *,
     seed: int,
-    fraction: float = 0.02,
-    classes: Sequence[int] = (0,),
-    alpha: float = 0.3,
     num_classes: int | None = None,
+    **params: Any,
 ) -> Scenario:
     """Build a forget scenario from a training split and a held-out pool (e.g. the test split).
 
@@ -233,13 +286,15 @@ def make_scenario(
         train: ``(x, y)`` training data, x of shape (N, ...), integer labels 0..C-1.
         holdout: ``(x, y)`` data never trained on; non-members are drawn from it.
         seed: seeds every random choice (same seed, same scenario).
-        fraction: share of the training set forgotten by ``subset``.
-        classes: classes forgotten by ``class``.
-        alpha: share of the training set poisoned by ``label-flip`` / ``feature-poison``.
         num_classes: number of classes C; default ``max(label) + 1`` over train and holdout.
+        params: the kind's parameters (defaults from its registry entry): ``fraction`` of
+            the training set forgotten by ``subset``, the ``classes`` forgotten by ``class``,
+            the share ``alpha`` poisoned by ``label-flip`` / ``feature-poison``.
     """
-    if kind not in SCENARIOS:
-        raise ScenarioError(f"unknown scenario kind {kind!r}; choose one of {list(SCENARIOS)}")
+    entry = SCENARIOS.lookup(kind)
+    if "classes" in params and isinstance(params["classes"], (int, np.integer)):
+        params = {**params, "classes": [params["classes"]]}
+    values = entry.check(params)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ScenarioError(f"seed must be a non-negative integer, got {seed!r}")
     x, y = _check_pair(train, "train")
@@ -257,15 +312,14 @@ def make_scenario(
         num_classes = labels_max + 1
     elif labels_max >= num_classes:
         raise ScenarioError(f"labels go up to {labels_max} but num_classes={num_classes}")
-    classes = (classes,) if isinstance(classes, (int, np.integer)) else tuple(classes)
     rng = np.random.default_rng(int(seed))
-    params = ScenarioParams(fraction, classes, alpha, int(num_classes), x)
-    plan = SCENARIOS[kind](y, rng, params)
+    plan = entry.planner(y, rng, ScenarioParams(values, int(num_classes), x))
+    name = entry.label(values)
 
     forget = plan.forget_idx
     retain = np.setdiff1d(np.arange(len(y)), forget).astype(np.int64)
     if len(retain) == 0:
-        raise ScenarioError(f"scenario {plan.name} would forget every training sample; the "
+        raise ScenarioError(f"scenario {name} would forget every training sample; the "
                             "retain set must not be empty")
     train_x, train_y = np.array(x), y.copy()
     nonmember = _match_classes(hy, y[forget], rng)
@@ -279,5 +333,5 @@ def make_scenario(
             "nonmember_shortfall": len(forget) - len(nonmember),
             "forget_class_counts": {int(c): int(k) for c, k in
                                     zip(*np.unique(y[forget], return_counts=True), strict=True)}}
-    return Scenario(plan.name, train_x, train_y, y.copy(), retain, forget, nx, ny, info,
+    return Scenario(name, train_x, train_y, y.copy(), retain, forget, nx, ny, info,
                     nonmember)

@@ -10,8 +10,9 @@ uninterrupted one would.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from qiskit_unlearn.models.base import CircuitCounter
 from qiskit_unlearn.storage import load_torch, save_torch
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -102,8 +104,65 @@ def load_checkpoint(path: Path, *, fix: str = "delete it to start over",
     return load_torch(path, fix=fix, sha256=sha256)
 
 
-def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+def clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of ``model``'s weights (a best epoch or a rewind point to go back to)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def cross_entropy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of ``model`` on one minibatch (outputs cast to float32 first)."""
+    return torch.nn.functional.cross_entropy(model(x).float(), y)
+
+
+def batches(data: ArrayPair, batch_size: int, seed: int, epoch: int,
+            shuffle: bool = True) -> Iterator[Batch]:
+    """Minibatches of ``data`` in a seeded order that depends on ``(seed, epoch)`` only, so an
+    epoch's order is the same after a resume (training and every unlearning method)."""
+    x, y = as_tensors(data)
+    n = len(x)
+    if n == 0:
+        return
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(
+        seed * 100_003 + epoch)) if shuffle else torch.arange(n)
+    for i in range(0, n, max(1, batch_size)):
+        idx = order[i:i + batch_size]
+        yield x[idx], y[idx]
+
+
+@dataclass
+class BestEpoch:
+    """The best epoch so far by a validation score, its weights and the epochs since it.
+
+    The one rule behind model selection and patience: :func:`train`, best-epoch unlearning and
+    early stopping around unlearning methods all keep it. ``score`` compares as a tuple and only
+    a strictly better one wins, so a tie keeps the earlier epoch; start from a score every real
+    one beats. ``epoch`` 0 and ``state`` (None = keep the last weights) describe the start.
+    """
+
+    score: tuple[float, ...]
+    patience: int | None = None
+    epoch: int = 0
+    state: dict[str, torch.Tensor] | None = None
+    stale: int = 0
+
+    def update(self, model: torch.nn.Module, epoch: int, score: tuple[float, ...]) -> bool:
+        """Record ``epoch``'s score; True (and its weights kept) if it is the best so far."""
+        if score > self.score:
+            self.score, self.epoch, self.stale = score, epoch, 0
+            self.state = clone_state(model)
+            return True
+        self.stale += 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        """``patience`` epochs in a row brought no better score (never without patience)."""
+        return self.patience is not None and self.stale >= self.patience
+
+    def restore(self, model: torch.nn.Module) -> None:
+        """Load the best epoch's weights into ``model`` (if one was kept)."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
 
 
 def train(
@@ -127,14 +186,13 @@ def train(
     ``stop_after``: stop after that many epochs *of this call* (used to simulate an interrupted
     run in tests). The model ends with its best weights.
     """
-    x_tr, y_tr = as_tensors(train_data)
-    if len(x_tr) == 0:
+    n = len(train_data[0])
+    if n == 0:
         raise ValueError("training set is empty")
     torch.manual_seed(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history: list[dict[str, float]] = []
-    best = {"epoch": 0, "val_accuracy": -1.0, "val_loss": float("inf")}
-    best_state = _clone_state(model)
+    best = BestEpoch((-1.0, -math.inf), config.patience, state=clone_state(model))
     start_epoch, elapsed, evaluations = 1, 0.0, 0
     if checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint, fix="delete it to restart this model's training "
@@ -148,45 +206,41 @@ def train(
                 "delete it or use another output directory")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        best_state, best, history = state["best_model"], state["best"], state["history"]
+        history, saved = state["history"], state["best"]
+        best = BestEpoch((saved["val_accuracy"], -saved["val_loss"]), config.patience,
+                         saved["epoch"], state["best_model"],
+                         stale=sum(1 for h in history if h["epoch"] > saved["epoch"]))
         start_epoch, elapsed = state["epoch"] + 1, state["seconds"]
         evaluations = int(state.get("circuit_evaluations", 0))
     resumed_from = start_epoch - 1
-    stale = sum(1 for h in history if h["epoch"] > best["epoch"])
     started = time.perf_counter()
     epochs = range(start_epoch, config.epochs + 1)
     bar = tqdm(epochs, desc=description, disable=not progress, leave=False)
     with CircuitCounter() as counter:  # checkpoints carry the cost so far, resumes add to it
         for done, epoch in enumerate(bar, start=1):
-            if config.patience is not None and stale >= config.patience:
+            if best.exhausted:
                 break
             model.train()
-            order = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(
-                config.seed * 100_003 + epoch))
             total = 0.0
-            for i in range(0, len(x_tr), config.batch_size):
-                idx = order[i:i + config.batch_size]
+            for x, y in batches(train_data, config.batch_size, config.seed, epoch):
                 opt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(model(x_tr[idx]).float(), y_tr[idx])
+                loss = cross_entropy(model, x, y)
                 loss.backward()
                 opt.step()
-                total += loss.item() * len(idx)
+                total += loss.item() * len(x)
             val = evaluate(model, val_data)
-            row = {"epoch": epoch, "train_loss": total / len(x_tr), "val_loss": val["loss"],
+            row = {"epoch": epoch, "train_loss": total / n, "val_loss": val["loss"],
                    "val_accuracy": val["accuracy"]}
             history.append(row)
             if on_epoch is not None:
                 on_epoch(row)
-            if (val["accuracy"], -val["loss"]) > (best["val_accuracy"], -best["val_loss"]):
-                best = {"epoch": epoch, "val_accuracy": val["accuracy"], "val_loss": val["loss"]}
-                best_state = _clone_state(model)
-                stale = 0
-            else:
-                stale += 1
-            bar.set_postfix(val_acc=f"{val['accuracy']:.3f}", best=best["epoch"])
+            best.update(model, epoch, (val["accuracy"], -val["loss"]))
+            bar.set_postfix(val_acc=f"{val['accuracy']:.3f}", best=best.epoch)
             if checkpoint is not None:
                 save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "best_model": best_state, "best": best, "history": history,
+                                 "best_model": best.state,
+                                 "best": {"epoch": best.epoch, "val_accuracy": best.score[0],
+                                          "val_loss": -best.score[1]}, "history": history,
                                  "epoch": epoch, "config": asdict(config),
                                  "fingerprint": fingerprint,
                                  "seconds": elapsed + time.perf_counter() - started,
@@ -194,8 +248,8 @@ def train(
                                 checkpoint)
             if stop_after is not None and done >= stop_after:
                 break
-    model.load_state_dict(best_state)
-    return TrainResult(best_epoch=best["epoch"], best_val_accuracy=best["val_accuracy"],
+    best.restore(model)
+    return TrainResult(best_epoch=best.epoch, best_val_accuracy=best.score[0],
                        epochs_run=len(history), seconds=elapsed + time.perf_counter() - started,
                        history=history, resumed_from_epoch=resumed_from,
                        circuit_evaluations=evaluations + counter.total)

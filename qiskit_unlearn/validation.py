@@ -7,7 +7,8 @@ messages, live here once.
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 from typing import Any
 
 
@@ -27,3 +28,16 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
             or (low is not None and value < low) or (high is not None and value > high):
         raise error(f"{name} must be an integer{rule}, got {value!r}")
     return int(value)
+
+
+def check_number(value: Any, name: str, *, low: float = -math.inf, high: float = math.inf,
+                 low_open: bool = False, error: type[Exception] = ValueError) -> float:
+    """``value`` as a float in ``[low, high]`` (``(low, high]`` if ``low_open``), or
+    ``error`` naming ``name`` and the interval. Booleans and NaN are refused."""
+    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
+        raise error(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if value < low or value > high or (low_open and value == low):
+        left = "(" if low_open else "["
+        raise error(f"{name} must be in {left}{low:g}, {high:g}], got {value:g}")
+    return value

@@ -39,8 +39,8 @@ epochs = 1
 def finished_tiny_run(root: Path, config: str = TINY_IRIS) -> Path:
     """Run ``config`` into ``root/run`` (no cache, no report) and return the run directory."""
     from qiskit_unlearn.config import load_config
-    from qiskit_unlearn.pipeline import run_experiment
+    from qiskit_unlearn.run import run_experiment
 
     (root / "tiny.toml").write_text(config, encoding="utf-8")
     return run_experiment(load_config(root / "tiny.toml"), root / "run", cache_dir=None,
-                          progress=False, echo=lambda *_: None, report=False)
+                          progress=False, echo=lambda *_: None, report=None)

@@ -11,8 +11,8 @@ import pytest
 
 from qiskit_unlearn.cli.main import main
 from qiskit_unlearn.config import load_config
-from qiskit_unlearn.experiment import build_scenario
-from qiskit_unlearn.pipeline import prepare_data, run_experiment
+from qiskit_unlearn.run import prepare_data, run_experiment
+from qiskit_unlearn.run.context import build_scenario
 
 CONFIG = """
 [experiment]
@@ -51,7 +51,7 @@ def test_run_writes_a_complete_run_directory_and_reuses_the_teacher(tmp_path):
     cfg = load_config(_config(tmp_path))
     cache = tmp_path / "cache"
     run = run_experiment(cfg, tmp_path / "run", cache_dir=cache, progress=False,
-                         echo=lambda *_: None, report=False)
+                         echo=lambda *_: None, report=None)
     for name in ("config.json", "manifest.json", "results.csv", "results.json", "log.txt"):
         assert (run / name).is_file(), name
     rows = list(csv.DictReader((run / "results.csv").open()))
@@ -71,7 +71,7 @@ def test_run_writes_a_complete_run_directory_and_reuses_the_teacher(tmp_path):
     assert all(m["best_epoch"] >= 1 for m in manifest["models"].values())
     # a second run is served from the cache entirely, with the same results
     run2 = run_experiment(cfg, tmp_path / "run2", cache_dir=cache, progress=False,
-                          echo=lambda *_: None, report=False)
+                          echo=lambda *_: None, report=None)
     manifest2 = json.loads((run2 / "manifest.json").read_text())
     assert [m["cache"] for m in manifest2["models"].values()] == ["hit", "hit", "shared", "hit"]
     rows2 = list(csv.DictReader((run2 / "results.csv").open()))
@@ -121,8 +121,10 @@ def test_methods_are_evaluated_reported_and_resumed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(unlearn_pkg, "unlearn", spy)
     cfg = load_config(_config(tmp_path, METHODS_CONFIG))
+    from qiskit_unlearn.report import write_report
+
     run = run_experiment(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False,
-                         echo=lambda *_: None)
+                         echo=lambda *_: None, report=write_report)
     rows = list(csv.DictReader((run / "results.csv").open()))
     assert [r["method"] for r in rows] == ["original", "retrain", "ga", "scrub"]
     by = {r["method"]: r for r in rows}
@@ -168,7 +170,7 @@ def test_methods_are_evaluated_reported_and_resumed(tmp_path, monkeypatch):
     before = {p: p.read_bytes() for p in run.rglob("*")
               if p.is_file() and not p.name.startswith(".qunlearn.")}
     run_experiment(cfg, run, cache_dir=tmp_path / "cache", progress=False,
-                   echo=lambda *_: None, report=False)
+                   echo=lambda *_: None, report=None)
     assert {p: p.read_bytes() for p in run.rglob("*")
             if p.is_file() and not p.name.startswith(".qunlearn.")} == before
     assert seen == []
@@ -181,7 +183,7 @@ def test_methods_are_evaluated_reported_and_resumed(tmp_path, monkeypatch):
     (run / "results.csv").unlink()
     lines: list[str] = []
     run_experiment(cfg, run, cache_dir=tmp_path / "cache", progress=False, echo=lines.append,
-                   report=False)
+                   report=None)
     manifest = json.loads((run / "manifest.json").read_text())
     assert all(m["resumed"] for m in manifest["methods"].values())
     assert [m for m, _ in seen] == ["ga"] * 6  # only forgetting-quality models are rebuilt
@@ -192,7 +194,7 @@ def test_methods_are_evaluated_reported_and_resumed(tmp_path, monkeypatch):
 
 
 def test_faithful_mode_selects_on_test_and_draws_nonmembers_from_retain(tmp_path):
-    from qiskit_unlearn.pipeline import eval_sets
+    from qiskit_unlearn.run.context import eval_sets
     from qiskit_unlearn.scenarios import make_scenario
 
     cfg = load_config(_config(tmp_path), ["unlearn.faithful=true"])
@@ -206,7 +208,7 @@ def test_faithful_mode_selects_on_test_and_draws_nonmembers_from_retain(tmp_path
 
 
 def test_faithful_switch_selects_the_study_versions_of_methods(tmp_path):
-    from qiskit_unlearn.pipeline import method_params
+    from qiskit_unlearn.run.context import method_params
 
     methods = "unlearn.methods=['cf-k', 'scrub+r', 'ga']"
     study = load_config(_config(tmp_path), [methods, "unlearn.faithful=true"])
@@ -254,7 +256,7 @@ def test_runs_on_an_ibm_backend_log_every_job_id_before_waiting(tmp_path, monkey
 def test_forgetting_quality_is_measured_on_the_evaluation_backend(tmp_path, monkeypatch):
     """Noise studies evaluate on a noisy backend: forgetting quality's confidences too. In
     faithful mode its unlearning runs select on the test split, like the main run's."""
-    import qiskit_unlearn.pipeline as pipeline
+    import qiskit_unlearn.run.forgetting as pipeline
     import qiskit_unlearn.unlearn as unlearn_pkg
 
     config = METHODS_CONFIG.replace("hessian = true\n", "").replace('"ga", "scrub"', '"ga"')
@@ -275,7 +277,7 @@ def test_forgetting_quality_is_measured_on_the_evaluation_backend(tmp_path, monk
     monkeypatch.setattr(pipeline, "predict_logits", spy)
     noisy = {"name": "aer-noisy", "depolarizing_2q": 0.01}
     run = run_experiment(cfg, tmp_path / "run", cache_dir=None, progress=False,
-                         echo=lambda *_: None, report=False, eval_backend=noisy)
+                         echo=lambda *_: None, report=None, eval_backend=noisy)
     assert backends == ["aer-noisy"] * 12  # 6 retrained + 6 unlearned models, forget set
     fq = list(csv.DictReader((run / "forgetting_quality.csv").open()))
     assert {r["method"] for r in fq} == {"retrain", "ga"}

@@ -18,9 +18,9 @@ from run_helpers import TINY_IRIS, finished_tiny_run
 
 from qiskit_unlearn.cli.main import main
 from qiskit_unlearn.config import load_config
-from qiskit_unlearn.modelstore import CacheWarning
-from qiskit_unlearn.pipeline import run_experiment
-from qiskit_unlearn.rundir import RunDirError, RunLock, config_diff, open_run
+from qiskit_unlearn.run import run_experiment
+from qiskit_unlearn.run.modelstore import CacheWarning
+from qiskit_unlearn.run.rundir import RunDirError, RunLock, config_diff, open_run
 from qiskit_unlearn.storage import FileError
 
 
@@ -78,7 +78,7 @@ def test_a_second_process_gets_the_lock_holders_pid_and_host(tmp_path, capsys):
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            from qiskit_unlearn.rundir import RunLock
+            from qiskit_unlearn.locks import RunLock
             with RunLock({str(folder)!r}, "qunlearn run"):
                 print("locked", flush=True)
                 sys.stdin.read()
@@ -148,14 +148,14 @@ def test_a_corrupt_cache_entry_is_moved_aside_and_recomputed(tmp_path):
     cfg = load_config(_config(tmp_path))
     cache = tmp_path / "cache"
     first = run_experiment(cfg, tmp_path / "a", cache_dir=cache, progress=False,
-                           echo=lambda *_: None, report=False)
+                           echo=lambda *_: None, report=None)
     entries = sorted(cache.glob("*.pt"))
     assert len(entries) == 2  # teacher and oracle
     for entry in entries:
         entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2])  # truncated
     with pytest.warns(CacheWarning, match="model cache entry .* is unusable") as caught:
         second = run_experiment(cfg, tmp_path / "b", cache_dir=cache, progress=False,
-                                echo=lambda *_: None, report=False)
+                                echo=lambda *_: None, report=None)
     named = " ".join(str(w.message) for w in caught)
     assert all(str(entry) in named for entry in entries)
     assert all(entry.with_name(entry.name + ".corrupt").is_file() for entry in entries)
@@ -243,7 +243,7 @@ def test_an_interrupted_run_reports_the_uninterrupted_cost(tmp_path, monkeypatch
 
     cfg = load_config(_config(tmp_path))
     whole = run_experiment(cfg, tmp_path / "whole", cache_dir=None, progress=False,
-                           echo=lambda *_: None, report=False)
+                           echo=lambda *_: None, report=None)
     expected = list(csv.DictReader((whole / "results.csv").open()))
     # interrupt during the oracle's second epoch (the teacher trains 3 epochs first)
     real, calls = train_module.evaluate, []
@@ -257,12 +257,12 @@ def test_an_interrupted_run_reports_the_uninterrupted_cost(tmp_path, monkeypatch
     monkeypatch.setattr(train_module, "evaluate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(cfg, tmp_path / "part", cache_dir=None, progress=False,
-                       echo=lambda *_: None, report=False)
+                       echo=lambda *_: None, report=None)
     monkeypatch.undo()
     assert json.loads((tmp_path / "part" / "manifest.json").read_text())["status"] == "running"
     lines: list[str] = []
     part = run_experiment(cfg, tmp_path / "part", cache_dir=None, progress=False,
-                          echo=lines.append, report=False)
+                          echo=lines.append, report=None)
     assert any("teacher: reused the finished model checkpoints/" in line for line in lines)
     assert any("oracle: resumed training after epoch 1" in line for line in lines)
     got = list(csv.DictReader((part / "results.csv").open()))
@@ -294,7 +294,7 @@ def test_hw_status_works_while_a_device_run_holds_the_run(finished, tmp_path, ca
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys
-            from qiskit_unlearn.rundir import RunLock
+            from qiskit_unlearn.locks import RunLock
             with RunLock({str(run)!r}, "qunlearn hw unlearn", shared=True), \\
                     RunLock({str(task)!r}, "qunlearn hw unlearn ga"):
                 print("locked", flush=True)

@@ -25,7 +25,9 @@ def split():
 
 def _build(kind, split, seed=0, **kw):
     defaults = {"fraction": 0.1, "classes": (1,), "alpha": 0.2}
-    return make_scenario(kind, split[0], split[1], seed=seed, **{**defaults, **kw})
+    params = SCENARIOS[kind].params if kind in SCENARIOS else {}
+    own = {k: v for k, v in defaults.items() if k in params}  # each kind takes its own only
+    return make_scenario(kind, split[0], split[1], seed=seed, **{**own, **kw})
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -143,12 +145,14 @@ def test_inputs_are_not_modified(split):
 
 @pytest.mark.parametrize(("kind", "kw", "match"), [
     ("forget-all", {}, r"unknown scenario kind 'forget-all'.*subset"),
-    ("subset", {"fraction": 0.0}, r"fraction must be .* between 0 and 1"),
-    ("subset", {"fraction": 1.5}, r"fraction must be"),
-    ("label-flip", {"alpha": 1.0}, r"alpha must be"),
-    ("feature-poison", {"alpha": -0.1}, r"alpha must be"),
+    ("subset", {"fraction": 0.0}, r"fraction = 0.0 is invalid: must be between 0 and 1"),
+    ("subset", {"fraction": 1.5}, r"fraction = 1.5 is invalid"),
+    ("subset", {"alpha": 0.1}, r"'subset' takes no parameter\(s\) alpha; its parameters: "
+                               r"fraction"),
+    ("label-flip", {"alpha": 1.0}, r"alpha = 1.0 is invalid"),
+    ("feature-poison", {"alpha": -0.1}, r"alpha = -0.1 is invalid"),
     ("class", {"classes": [7]}, r"classes \[7\] do not occur"),
-    ("class", {"classes": []}, r"at least one class"),
+    ("class", {"classes": []}, r"classes = \[\] is invalid: must be a non-empty list"),
     ("class", {"classes": [0, 0]}, r"more than once"),
     ("class", {"classes": [0, 1, 2]}, r"retain set must not be empty"),
     ("subset", {"seed": -1}, r"seed must be"),

@@ -12,7 +12,7 @@ from qiskit_unlearn.config import ConfigError, load_config, validate_config
 from qiskit_unlearn.data import DataError
 from qiskit_unlearn.evaluate.mia import top_probability_attack_auc
 from qiskit_unlearn.evaluate.suite import EvalSets, evaluate_model
-from qiskit_unlearn.experiment import prepare_data
+from qiskit_unlearn.run.data import prepare_data
 from qiskit_unlearn.scenarios import stratified_sample
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"

@@ -9,7 +9,7 @@ from qiskit_machine_learning.connectors import TorchConnector
 
 from qiskit_unlearn import make_qnn
 from qiskit_unlearn.ansatz import hqml_ansatz
-from qiskit_unlearn.train import TrainConfig, evaluate, load_checkpoint, train
+from qiskit_unlearn.train import BestEpoch, TrainConfig, evaluate, load_checkpoint, train
 
 
 def _hybrid(seed: int) -> torch.nn.Module:
@@ -123,3 +123,18 @@ def test_a_corrupt_checkpoint_is_named(tmp_path):
     with pytest.raises(FileError, match=f"{ckpt} is not a readable checkpoint .*delete it"):
         train(_hybrid(0), tr, va, TrainConfig(epochs=1, batch_size=8), checkpoint=ckpt,
               progress=False)
+
+
+def test_best_epoch_keeps_the_first_of_equal_scores_and_counts_patience():
+    model = torch.nn.Linear(2, 2)
+    best = BestEpoch((-1.0,), patience=2)
+    assert best.update(model, 1, (0.5,)) and best.epoch == 1 and best.stale == 0
+    kept = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert not best.update(model, 2, (0.5,))  # a tie is not better: epoch 1 stays
+    assert best.epoch == 1 and not best.exhausted
+    assert not best.update(model, 3, (0.4,)) and best.exhausted
+    best.restore(model)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in kept.items())
+    assert not BestEpoch((0.0,)).exhausted  # no patience: never exhausted

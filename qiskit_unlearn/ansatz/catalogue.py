@@ -16,12 +16,12 @@ from qiskit_unlearn.ansatz.base import Ansatz, AnsatzError
 from qiskit_unlearn.ansatz.hardware_efficient import hardware_efficient_ansatz
 from qiskit_unlearn.ansatz.hqml import hqml_ansatz
 from qiskit_unlearn.ansatz.qasm import dump_ansatz_qasm, load_ansatz_qasm
+from qiskit_unlearn.registry import Registry
+from qiskit_unlearn.storage import write_atomic
 
-BUILDERS: dict[str, Callable[..., Ansatz]] = {
-    "hqml_ansatz": hqml_ansatz,
-    "hardware_efficient_ansatz": hardware_efficient_ansatz,
-    "load_ansatz_qasm": load_ansatz_qasm,
-}
+BUILDERS: Registry[Callable[..., Ansatz]] = Registry("ansatz builder", AnsatzError)
+for _builder in (hqml_ansatz, hardware_efficient_ansatz, load_ansatz_qasm):
+    BUILDERS.add(_builder.__name__, _builder)
 
 
 def _hqml(n: int, reupload: bool, description: str) -> dict[str, Any]:
@@ -51,10 +51,7 @@ _BIND_INPUTS = {"angle": "bind x_<i> to data feature i",
 
 def rebuild(metadata: Mapping[str, Any]) -> Ansatz:
     """Rebuild an ansatz from its ``metadata`` (``builder`` name and ``kwargs``)."""
-    builder = metadata.get("builder")
-    if builder not in BUILDERS:
-        raise AnsatzError(f"unknown ansatz builder {builder!r}; known: {sorted(BUILDERS)}")
-    return BUILDERS[builder](**metadata.get("kwargs", {}))
+    return BUILDERS.lookup(metadata.get("builder"))(**metadata.get("kwargs", {}))
 
 
 def build_reference(name: str) -> Ansatz:
@@ -87,7 +84,7 @@ def export_catalogue(out_dir: Path) -> list[Path]:
     paths = []
     for name in CATALOGUE:
         path = out_dir / f"{name}.qasm"
-        path.write_text(reference_qasm(name), encoding="utf-8", newline="\n")
+        write_atomic(path, reference_qasm(name))
         paths.append(path)
     return paths
 

@@ -141,7 +141,7 @@ def _checked(name: str, options: dict[str, Any],
     return shot_precision(name, options), check_seed(options)
 
 
-@register_backend("aer")
+@register_backend("aer", exact=True)
 def aer_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
                 options: dict[str, Any]) -> QNNParts:
     """Noiseless Aer: exact by default, shot-sampled with ``shots`` or ``precision``."""

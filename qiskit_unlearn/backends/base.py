@@ -21,6 +21,7 @@ from qiskit_machine_learning.gradients import BaseEstimatorGradient
 
 # Defined below every layer so the engine can raise it too; re-exported here, its usual home.
 from qiskit_unlearn.errors import BackendError
+from qiskit_unlearn.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -76,28 +77,72 @@ class QNNParts:
 
 BackendFactory = Callable[[QuantumCircuit, Sequence[SparsePauliOp], dict[str, Any]], QNNParts]
 
-_REGISTRY: dict[str, BackendFactory] = {}
-_PREFIX_REGISTRY: dict[str, BackendFactory] = {}
 
+@dataclass(frozen=True)
+class BackendEntry:
+    """A registered backend and what callers need to know about it.
 
-def register_backend(name: str, *, prefix: bool = False
-                     ) -> Callable[[BackendFactory], BackendFactory]:
-    """Register a backend factory under ``name`` (or for every ``name:<arg>`` if ``prefix``).
-
-    A prefix factory receives the text after the colon as ``options["device"]``.
+    ``prefix``: the name takes a device (``name:<device>``, passed as ``options["device"]``);
+    ``sends_jobs``: it runs IBM Runtime jobs (real devices, or fake devices in local testing
+    mode) whose ids a run must log; ``exact``: noiseless, and without ``shots`` /
+    ``precision`` options its expectation values are exact, so it can be a noise study's
+    reference.
     """
 
+    name: str
+    factory: BackendFactory
+    prefix: bool = False
+    sends_jobs: bool = False
+    exact: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name}:<device>" if self.prefix else self.name
+
+
+BACKENDS: Registry[BackendEntry] = Registry("backend", BackendError)
+
+
+def register_backend(name: str, *, prefix: bool = False, sends_jobs: bool = False,
+                     exact: bool = False) -> Callable[[BackendFactory], BackendFactory]:
+    """Register a backend factory under ``name`` (or for every ``name:<arg>`` if ``prefix``),
+    with the facts callers ask of it (:class:`BackendEntry`)."""
+
     def decorator(factory: BackendFactory) -> BackendFactory:
-        (_PREFIX_REGISTRY if prefix else _REGISTRY)[name] = factory
+        BACKENDS.add(name, BackendEntry(name, factory, prefix, sends_jobs, exact))
         return factory
 
     return decorator
 
 
+def backend_entries() -> list[BackendEntry]:
+    """Every registered backend, plain names first, each group sorted by name."""
+    _load_builtin_backends()
+    return sorted(BACKENDS.values(), key=lambda e: (e.prefix, e.name))
+
+
 def available_backends() -> list[str]:
     """Registered backend names; prefix backends are shown as ``name:<device>``."""
+    return [e.display_name for e in backend_entries()]
+
+
+def backend_entry(name: str) -> BackendEntry:
+    """The registry entry of a backend name (``fake:manila`` → the ``fake`` entry)."""
     _load_builtin_backends()
-    return sorted(_REGISTRY) + [f"{p}:<device>" for p in sorted(_PREFIX_REGISTRY)]
+    prefix, colon, _ = name.partition(":")
+    entry = BACKENDS.get(prefix) if colon else BACKENDS.get(name)
+    if entry is None or entry.prefix != bool(colon):
+        raise BackendError(
+            f"unknown backend '{name}'; choose one of: {', '.join(available_backends())}")
+    return entry
+
+
+def backend_sends_jobs(name: str) -> bool:
+    """Whether models on backend ``name`` send IBM Runtime jobs (to be logged)."""
+    try:
+        return backend_entry(name).sends_jobs
+    except BackendError:
+        return False
 
 
 def resolve_backend(config: BackendConfig) -> tuple[BackendFactory, dict[str, Any]]:
@@ -105,24 +150,19 @@ def resolve_backend(config: BackendConfig) -> tuple[BackendFactory, dict[str, An
     _load_builtin_backends()
     name = config.name
     options = dict(config.options)
-    if ":" in name:
-        prefix, _, arg = name.partition(":")
-        if prefix in _PREFIX_REGISTRY:
-            if not arg:
-                raise BackendError(
-                    f"backend '{name}' needs a device after the colon, e.g. 'fake:manila'")
-            if "device" in options and options["device"] != arg:
-                raise BackendError(
-                    f"backend '{name}' names device '{arg}' but options also say device="
-                    f"'{options['device']}'; give the device once"
-                )
-            options["device"] = arg
-            return _PREFIX_REGISTRY[prefix], options
-    if name in _REGISTRY:
-        return _REGISTRY[name], options
-    raise BackendError(
-        f"unknown backend '{name}'; choose one of: {', '.join(available_backends())}"
-    )
+    prefix, colon, arg = name.partition(":")
+    if colon and prefix in BACKENDS and BACKENDS[prefix].prefix:
+        if not arg:
+            raise BackendError(
+                f"backend '{name}' needs a device after the colon, e.g. 'fake:manila'")
+        if "device" in options and options["device"] != arg:
+            raise BackendError(
+                f"backend '{name}' names device '{arg}' but options also say device="
+                f"'{options['device']}'; give the device once"
+            )
+        options["device"] = arg
+        return BACKENDS[prefix].factory, options
+    return backend_entry(name).factory, options
 
 
 def check_options(backend: str, options: Mapping[str, Any], allowed: Mapping[str, Any]) -> None:

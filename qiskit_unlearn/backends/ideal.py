@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from qiskit.circuit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.quantum_info import PauliList, SparsePauliOp
+from qiskit.quantum_info import SparsePauliOp
 
-from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
-from qiskit_unlearn.backends.ibm import CHANNELS, runtime_device, runtime_service
-from qiskit_unlearn.backends.isa import DEFAULT_OPTIMIZATION_LEVEL, layout_info, to_isa
+from qiskit_unlearn.backends.account import ibm_device
+from qiskit_unlearn.backends.base import QNNParts, check_options, register_backend
+from qiskit_unlearn.backends.isa import DEFAULT_OPTIMIZATION_LEVEL, compact, layout_info, to_isa
 from qiskit_unlearn.backends.noise import check_int, check_seed, fake_backend
 from qiskit_unlearn.engine import FastStatevectorEstimator, check_memory, parse_memory_limit
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
@@ -37,39 +36,12 @@ def device_target(name: str, num_qubits: int, channel: str | None = None,
                   instance: str | None = None) -> BackendV2:
     """A fake device by name, or an IBM device (``ibm_*``) through the saved account."""
     if name.startswith("ibm"):
-        if channel is not None and channel not in CHANNELS:
-            raise BackendError(f"option 'channel' must be one of {', '.join(CHANNELS)}, "
-                               f"got {channel!r}")
-        return runtime_device(runtime_service(channel, instance), name, num_qubits)
+        return ibm_device(name, num_qubits, channel, instance)
     return fake_backend(name)
 
 
-def compact(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp]
-            ) -> tuple[QuantumCircuit, list[SparsePauliOp], list[int]]:
-    """``circuit`` on the qubits its gates touch only, and the observables restricted to them.
 
-    An ISA circuit is as wide as its device; its idle qubits stay in |0⟩, so they can be
-    dropped as long as no observable acts on them. Returns the kept physical qubits too.
-    """
-    active = sorted({circuit.find_bit(q).index for inst in circuit.data for q in inst.qubits})
-    position = {q: i for i, q in enumerate(active)}
-    out = QuantumCircuit(len(active), global_phase=circuit.global_phase)
-    for inst in circuit.data:
-        out.append(inst.operation, [position[circuit.find_bit(q).index] for q in inst.qubits])
-    idle = np.setdiff1d(np.arange(circuit.num_qubits), active)
-    reduced = []
-    for obs in observables:
-        paulis = obs.paulis
-        if (paulis.z[:, idle] | paulis.x[:, idle]).any():
-            raise BackendError("an observable acts on a qubit the transpiled circuit never "
-                               "touches; build observables for the circuit's own qubits")
-        kept = PauliList.from_symplectic(paulis.z[:, active], paulis.x[:, active],
-                                         paulis.phase)
-        reduced.append(SparsePauliOp(kept, obs.coeffs))
-    return out, reduced, active
-
-
-@register_backend("ideal", prefix=True)
+@register_backend("ideal", prefix=True, exact=True)
 def ideal_backend(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
                   options: dict[str, Any]) -> QNNParts:
     """The device's ISA circuit, exact and noiseless, with the device's job structure."""

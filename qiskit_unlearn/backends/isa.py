@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from qiskit.circuit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info import PauliList, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qiskit_unlearn.backends.base import BackendError
@@ -63,3 +64,28 @@ def layout_info(isa: QuantumCircuit, backend: BackendV2) -> dict[str, Any]:
         info["layout"] = isa.layout.initial_index_layout(filter_ancillas=True)
         info["final_layout"] = isa.layout.final_index_layout(filter_ancillas=True)
     return info
+
+
+def compact(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp]
+            ) -> tuple[QuantumCircuit, list[SparsePauliOp], list[int]]:
+    """``circuit`` on the qubits its gates touch only, and the observables restricted to them.
+
+    An ISA circuit is as wide as its device; its idle qubits stay in |0⟩, so they can be
+    dropped as long as no observable acts on them. Returns the kept physical qubits too.
+    """
+    active = sorted({circuit.find_bit(q).index for inst in circuit.data for q in inst.qubits})
+    position = {q: i for i, q in enumerate(active)}
+    out = QuantumCircuit(len(active), global_phase=circuit.global_phase)
+    for inst in circuit.data:
+        out.append(inst.operation, [position[circuit.find_bit(q).index] for q in inst.qubits])
+    idle = np.setdiff1d(np.arange(circuit.num_qubits), active)
+    reduced = []
+    for obs in observables:
+        paulis = obs.paulis
+        if (paulis.z[:, idle] | paulis.x[:, idle]).any():
+            raise BackendError("an observable acts on a qubit the transpiled circuit never "
+                               "touches; build observables for the circuit's own qubits")
+        kept = PauliList.from_symplectic(paulis.z[:, active], paulis.x[:, active],
+                                         paulis.phase)
+        reduced.append(SparsePauliOp(kept, obs.coeffs))
+    return out, reduced, active

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from itertools import product
-from numbers import Real
 from typing import Any
 
 from qiskit.providers import BackendV2
@@ -47,14 +46,10 @@ DEFAULT_PRECISION = 1 / 64
 
 def check_number(name: str, value: Any, *, low: float = 0.0, high: float = math.inf,
                  low_open: bool = False) -> float:
-    """``value`` as a float in ``[low, high]`` (``(low, high]`` if ``low_open``), else an error."""
-    if isinstance(value, bool) or not isinstance(value, Real) or math.isnan(value):
-        raise BackendError(f"option '{name}' must be a number, got {value!r}")
-    value = float(value)
-    if value < low or value > high or (low_open and value == low):
-        left = "(" if low_open else "["
-        raise BackendError(f"option '{name}' must be in {left}{low:g}, {high:g}], got {value:g}")
-    return value
+    """``value`` as a float in ``[low, high]`` (``(low, high]`` if ``low_open``), or a
+    :class:`BackendError` naming the option."""
+    return validation.check_number(value, f"option '{name}'", low=low, high=high,
+                                   low_open=low_open, error=BackendError)
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:

@@ -29,8 +29,7 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_unlearn.backends.base import BackendError, QNNParts, check_options, register_backend
-from qiskit_unlearn.backends.ideal import compact
-from qiskit_unlearn.backends.isa import layout_info, to_isa
+from qiskit_unlearn.backends.isa import compact, layout_info, to_isa
 from qiskit_unlearn.backends.noise import (
     NOISE_OPTIONS,
     apply_readout_error,
@@ -47,7 +46,7 @@ from qiskit_unlearn.engine.density_estimator import (
     DensityMatrixEstimator,
     DensityMatrixGradient,
 )
-from qiskit_unlearn.engine.estimator import _LRU
+from qiskit_unlearn.engine.lru import LRU
 from qiskit_unlearn.engine.memory import default_memory_limit
 from qiskit_unlearn.storage import canonical
 
@@ -98,7 +97,7 @@ def _mitigation(options: dict[str, Any], rates: dict[str, Any]) -> tuple[list[fl
     return sorted(float(f) for f in factors), fit
 
 
-_DEVICE_CIRCUITS = _LRU(16)
+_DEVICE_CIRCUITS = LRU(16)
 
 
 def _connected_subset(device: Any, start: list[int], size: int) -> list[int]:

@@ -32,7 +32,7 @@ from qiskit_unlearn.engine import (
 from qiskit_unlearn.engine.statevector import DTYPES as PRECISIONS
 
 
-@register_backend("statevector")
+@register_backend("statevector", exact=True)
 def statevector_backend(
     circuit: QuantumCircuit, observables: Sequence[SparsePauliOp], options: dict[str, Any]
 ) -> QNNParts:

@@ -24,8 +24,8 @@ def add_experiment_options(parser: argparse.ArgumentParser, *, config_help: str,
 
 def load_experiment(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]:
     """The validated config (with ``--set`` overrides) and the model cache to use."""
-    from qiskit_unlearn.config import load_config
-    from qiskit_unlearn.modelstore import default_cache_dir
+    from qiskit_unlearn.run.modelstore import default_cache_dir
+    from qiskit_unlearn.sweep import load_config
 
     cfg = load_config(args.config, args.overrides)
     return cfg, None if args.no_cache else (args.cache_dir or default_cache_dir())

@@ -12,6 +12,18 @@
 * :func:`read_idx` and friends — the strict IDX parser.
 """
 
+from qiskit_unlearn.data.dataset import Dataset
+from qiskit_unlearn.data.files import (
+    FASHION_MNIST,
+    IDX_FILES,
+    MNIST,
+    IdxSource,
+    download_file,
+    downloads_allowed,
+    locate_idx_files,
+    resolve_data_dir,
+    user_cache_dir,
+)
 from qiskit_unlearn.data.idx import (
     DataError,
     read_idx,
@@ -32,21 +44,10 @@ from qiskit_unlearn.data.preprocess import (
 )
 from qiskit_unlearn.data.sources import (
     DATASETS,
-    FASHION_MNIST,
-    IDX_FILES,
-    MNIST,
-    Dataset,
     DatasetSpec,
-    IdxSource,
     balanced_subsample,
-    download_file,
-    downloads_allowed,
     load_dataset,
-    locate_idx_files,
-    resolve_data_dir,
     select_classes,
-    sha256_file,
-    user_cache_dir,
 )
 from qiskit_unlearn.data.splits import SPLIT_NAMES, Splits, split_dataset
 from qiskit_unlearn.data.xxz import (
@@ -57,6 +58,7 @@ from qiskit_unlearn.data.xxz import (
     xxz_ground_states,
     xxz_hamiltonian,
 )
+from qiskit_unlearn.storage import sha256_file
 
 __all__ = [
     "DATASETS",

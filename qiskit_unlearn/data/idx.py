@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qiskit_unlearn import validation
+from qiskit_unlearn.storage import write_bytes_atomic
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -130,5 +131,5 @@ def write_idx(path: str | PathLike[str], array: np.ndarray, compress: bool | Non
     data = header + arr.astype(np.dtype(_DTYPES[code])).tobytes()
     if compress if compress is not None else path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
-    path.write_bytes(data)
+    write_bytes_atomic(path, data)
     return path

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -25,6 +26,7 @@ from sklearn.decomposition import PCA
 from qiskit_unlearn.ansatz.amplitude import amplitude_encode, amplitude_encoding_angles
 from qiskit_unlearn.ansatz.base import AnsatzError
 from qiskit_unlearn.data.idx import DataError, check_int
+from qiskit_unlearn.registry import Registry
 
 
 def _flat(x: ArrayLike) -> np.ndarray:
@@ -36,10 +38,30 @@ def _flat(x: ArrayLike) -> np.ndarray:
 
 
 class Preprocessor:
-    """``fit(x_train)`` learns statistics, ``transform(x)`` applies them to any split."""
+    """``fit(x_train)`` learns statistics, ``transform(x)`` applies them to any split.
+
+    A subclass also says how a config builds it (:meth:`from_config`) and which model keys
+    that needs (:attr:`needs`), so the config schema and the run derive both from here.
+    """
 
     kind = "none"
+    #: ``[model]`` keys :meth:`from_config` reads (the config is refused without them).
+    needs: ClassVar[tuple[str, ...]] = ()
     _fitted = False
+
+    @classmethod
+    def config_kwargs(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        """Constructor arguments from a validated config's ``[data]`` and ``[model]``."""
+        return {}
+
+    @classmethod
+    def check_features(cls, features: int, data: Mapping[str, Any],
+                       model: Mapping[str, Any]) -> None:
+        """Refuse a config whose data cannot feed its model (``features`` per raw sample)."""
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> Preprocessor:
+        return cls(**cls.config_kwargs(data, model))
 
     def __init__(self) -> None:
         pass
@@ -97,6 +119,20 @@ class AnglePCA(Preprocessor):
     """
 
     kind = "pca-angles"
+    needs = ("num_qubits",)
+
+    @classmethod
+    def config_kwargs(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        return {"n_components": model["num_qubits"] if data["angle_pca"] else None,
+                "feature_range": tuple(float(v) for v in data["angle_range"])}
+
+    @classmethod
+    def check_features(cls, features: int, data: Mapping[str, Any],
+                       model: Mapping[str, Any]) -> None:
+        if not data["angle_pca"] and features != model["num_qubits"]:
+            raise DataError(f"data.angle_pca = false feeds the {features} features straight "
+                            f"to the circuit, but model.num_qubits = {model['num_qubits']}; set "
+                            f"num_qubits = {features} or angle_pca = true")
 
     def __init__(self, n_components: int | None = None,
                  feature_range: tuple[float, float] = (-np.pi, np.pi)) -> None:
@@ -142,6 +178,11 @@ class AmplitudeAngles(Preprocessor):
     """
 
     kind = "amplitude"
+    needs = ("num_qubits",)
+
+    @classmethod
+    def config_kwargs(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        return {"num_qubits": model["num_qubits"], "pca": data["amplitude_pca"]}
 
     def __init__(self, num_qubits: int, pca: bool = False) -> None:
         self.num_qubits = check_int(num_qubits, "num_qubits")
@@ -233,17 +274,14 @@ class ImageScaler(Preprocessor):
         return np.clip(images.astype(np.float32) / np.float32(self.scale_), 0.0, 1.0)
 
 
-PREPROCESSORS: dict[str, type[Preprocessor]] = {
-    "pca-angles": AnglePCA, "amplitude": AmplitudeAngles, "image": ImageScaler,
-    "standardize": Standardize, "none": Identity,
-}
+PREPROCESSORS: Registry[type[Preprocessor]] = Registry("preprocessor", DataError)
+for _cls in (AnglePCA, AmplitudeAngles, ImageScaler, Standardize, Identity):
+    PREPROCESSORS.add(_cls.kind, _cls)
 
 
 def make_preprocessor(kind: str, **kwargs: Any) -> Preprocessor:
     """Build a preprocessor by name (see :data:`PREPROCESSORS`); options are checked by name."""
-    if kind not in PREPROCESSORS:
-        raise DataError(f"unknown preprocessor {kind!r}; available: {', '.join(PREPROCESSORS)}")
-    cls = PREPROCESSORS[kind]
+    cls = PREPROCESSORS.lookup(kind)
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:

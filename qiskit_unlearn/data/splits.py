@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from qiskit_unlearn.data.dataset import Dataset
 from qiskit_unlearn.data.idx import DataError
-from qiskit_unlearn.data.sources import Dataset
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -20,10 +20,8 @@ the same grid always gives the same bits.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import io
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from qiskit.quantum_info import SparsePauliOp
 from scipy.sparse.linalg import eigsh
 
 from qiskit_unlearn.data.idx import DataError, check_int
+from qiskit_unlearn.storage import digest, write_bytes_atomic
 
 #: Bump when the states or labels change so stale caches are not reused.
 XXZ_VERSION = 1
@@ -147,9 +146,8 @@ def load_xxz(num_spins: int = 8, num_samples: int = 200,
                         f"{delta_range!r}")
     deltas = np.linspace(lo, hi, num_samples)
     labels = phase_labels(deltas, phases)
-    key = json.dumps({"n": n, "range": [lo, hi], "num": num_samples, "v": XXZ_VERSION})
-    path = Path(cache_dir) / f"xxz-n{n}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz" \
-        if cache_dir is not None else None
+    key = digest({"n": n, "range": [lo, hi], "num": num_samples, "v": XXZ_VERSION})[:16]
+    path = Path(cache_dir) / f"xxz-n{n}-{key}.npz" if cache_dir is not None else None
     states = energies = None
     if cache and path is not None and path.exists():
         states, energies = _read_cache(path, deltas)
@@ -175,16 +173,11 @@ def _read_cache(path: Path, deltas: np.ndarray) -> tuple[np.ndarray | None, np.n
 
 def _write_cache(path: Path, key: str, deltas: np.ndarray, states: np.ndarray,
                  energies: np.ndarray) -> None:
-    """Atomic write (temp file + rename) so parallel runs never read a half-written cache."""
-    tmp = None
+    """Written atomically so parallel runs never read a half-written cache."""
+    buffer = io.BytesIO()
+    np.savez(buffer, version=XXZ_VERSION, key=key, deltas=deltas, states=states,
+             energies=energies)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.part")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, version=XXZ_VERSION, key=key, deltas=deltas, states=states,
-                     energies=energies)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, buffer.getvalue())
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         warnings.warn(f"could not write the XXZ cache {path}: {exc}", stacklevel=3)

@@ -125,7 +125,7 @@ def _is_monomial(matrix: np.ndarray) -> bool:
     return bool(np.all(nz.sum(axis=1) == 1) and np.all(nz.sum(axis=0) == 1))
 
 
-def _check_supported(circuit: QuantumCircuit) -> None:
+def check_supported(circuit: QuantumCircuit) -> None:
     for inst in circuit.data:
         op = inst.operation
         if op.name in _SKIPPED:
@@ -142,7 +142,7 @@ def plan_circuit(circuit: QuantumCircuit) -> CircuitPlan:
 
     Parameters are in ``circuit.parameters`` order.
     """
-    _check_supported(circuit)
+    check_supported(circuit)
     params = list(circuit.parameters)
     needs_translation = any(
         inst.operation.name not in SUPPORTED_PARAMETERIZED

@@ -26,7 +26,7 @@ from qiskit.quantum_info import Operator
 from qiskit.transpiler.passes import TranslateParameterizedGates
 
 from qiskit_unlearn.engine.angles import AngleModel, angle_model
-from qiskit_unlearn.engine.compiler import _check_supported
+from qiskit_unlearn.engine.compiler import check_supported
 from qiskit_unlearn.engine.generators import SUPPORTED_PARAMETERIZED, generator
 from qiskit_unlearn.engine.superop import (
     NoiseLookup,
@@ -180,7 +180,7 @@ def plan_density(circuit: QuantumCircuit, noise_model=None, physical: list[int] 
             f"an exact density matrix of {n} qubits has 4^{n} entries per parameter row; the "
             f"limit is {MAX_DENSITY_QUBITS} qubits. Use fewer qubits, or shots (backend "
             "'aer-noisy' with shots=...)")
-    _check_supported(circuit)
+    check_supported(circuit)
     lookup = NoiseLookup(noise_model)
     builder = _Builder(n, lookup, list(range(n)) if physical is None else list(physical))
     for inst in circuit.data:

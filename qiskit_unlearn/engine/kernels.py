@@ -57,77 +57,88 @@ def apply_1q(x: np.ndarray, u: np.ndarray, q: int) -> None:  # pragma: no cover 
             x[s, r, i0 + b] = u10 * a0 + u11 * a1
 
 
-@nb.njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def _cross_and_undo_tiles(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int,
-                          partial: np.ndarray, undo: bool) -> None:  # pragma: no cover
-    rows, obs, dim = lam.shape
+@nb.njit(cache=True, fastmath=True, inline="always")
+def _cross_tile_many(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int, s: int,
+                     t: int, size: int, partial: np.ndarray, undo: bool
+                     ) -> None:  # pragma: no cover - compiled
+    """Tile ``t`` of row ``s`` for several co-states (one accumulator row each)."""
+    obs = lam.shape[1]
     b = 1 << q
-    tiles, size = _tiling(dim >> 1)
-    for task in nb.prange(rows * tiles):
-        s = task // tiles
-        t = task - s * tiles
-        u00, u01, u10, u11 = uinv[s, 0, 0], uinv[s, 0, 1], uinv[s, 1, 0], uinv[s, 1, 1]
-        acc = np.zeros((obs, 4), dtype=partial.dtype)
-        # one pass: each pair of ψ is read once for every co-state, and undone once
-        for k in range(t * size, (t + 1) * size):
-            i0 = _pair(k, q, b - 1)
-            i1 = i0 + b
-            a0 = psi[s, i0]
-            a1 = psi[s, i1]
-            p0 = np.conj(a0)
-            p1 = np.conj(a1)
-            for o in range(obs):
-                l0 = lam[s, o, i0]
-                l1 = lam[s, o, i1]
-                acc[o, 0] += p0 * l0
-                acc[o, 1] += p0 * l1
-                acc[o, 2] += p1 * l0
-                acc[o, 3] += p1 * l1
-                if undo:
-                    lam[s, o, i0] = u00 * l0 + u01 * l1
-                    lam[s, o, i1] = u10 * l0 + u11 * l1
-            if undo:
-                psi[s, i0] = u00 * a0 + u01 * a1
-                psi[s, i1] = u10 * a0 + u11 * a1
+    u00, u01, u10, u11 = uinv[s, 0, 0], uinv[s, 0, 1], uinv[s, 1, 0], uinv[s, 1, 1]
+    acc = np.zeros((obs, 4), dtype=partial.dtype)
+    # one pass: each pair of ψ is read once for every co-state, and undone once
+    for k in range(t * size, (t + 1) * size):
+        i0 = _pair(k, q, b - 1)
+        i1 = i0 + b
+        a0 = psi[s, i0]
+        a1 = psi[s, i1]
+        p0 = np.conj(a0)
+        p1 = np.conj(a1)
         for o in range(obs):
-            for c in range(4):
-                partial[s, t, o, c] = acc[o, c]
+            l0 = lam[s, o, i0]
+            l1 = lam[s, o, i1]
+            acc[o, 0] += p0 * l0
+            acc[o, 1] += p0 * l1
+            acc[o, 2] += p1 * l0
+            acc[o, 3] += p1 * l1
+            if undo:
+                lam[s, o, i0] = u00 * l0 + u01 * l1
+                lam[s, o, i1] = u10 * l0 + u11 * l1
+        if undo:
+            psi[s, i0] = u00 * a0 + u01 * a1
+            psi[s, i1] = u10 * a0 + u11 * a1
+    for o in range(obs):
+        for c in range(4):
+            partial[s, t, o, c] = acc[o, c]
+
+
+@nb.njit(cache=True, fastmath=True, inline="always")
+def _cross_tile_one(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int, s: int,
+                    t: int, size: int, partial: np.ndarray, undo: bool
+                    ) -> None:  # pragma: no cover - compiled
+    """:func:`_cross_tile_many` for one co-state (the VJP): scalar accumulators, which the
+    compiler keeps in registers."""
+    b = 1 << q
+    u00, u01, u10, u11 = uinv[s, 0, 0], uinv[s, 0, 1], uinv[s, 1, 0], uinv[s, 1, 1]
+    c00 = c01 = c10 = c11 = partial.dtype.type(0)
+    for k in range(t * size, (t + 1) * size):
+        i0 = _pair(k, q, b - 1)
+        i1 = i0 + b
+        a0 = psi[s, i0]
+        a1 = psi[s, i1]
+        l0 = lam[s, 0, i0]
+        l1 = lam[s, 0, i1]
+        p0 = np.conj(a0)
+        p1 = np.conj(a1)
+        c00 += p0 * l0
+        c01 += p0 * l1
+        c10 += p1 * l0
+        c11 += p1 * l1
+        if undo:
+            lam[s, 0, i0] = u00 * l0 + u01 * l1
+            lam[s, 0, i1] = u10 * l0 + u11 * l1
+            psi[s, i0] = u00 * a0 + u01 * a1
+            psi[s, i1] = u10 * a0 + u11 * a1
+    partial[s, t, 0, 0] = c00
+    partial[s, t, 0, 1] = c01
+    partial[s, t, 0, 2] = c10
+    partial[s, t, 0, 3] = c11
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def _cross_and_undo_single(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int,
-                           partial: np.ndarray, undo: bool) -> None:  # pragma: no cover
-    """:func:`_cross_and_undo_tiles` for one co-state (the VJP), with scalar accumulators."""
-    rows, _, dim = lam.shape
-    b = 1 << q
+def _cross_and_undo(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int,
+                    partial: np.ndarray, undo: bool) -> None:  # pragma: no cover - compiled
+    """Every (row, tile) task of :func:`cross_and_undo_1q`; the tile body is chosen per task,
+    outside its loop over amplitude pairs."""
+    rows, obs, dim = lam.shape
     tiles, size = _tiling(dim >> 1)
     for task in nb.prange(rows * tiles):
         s = task // tiles
         t = task - s * tiles
-        u00, u01, u10, u11 = uinv[s, 0, 0], uinv[s, 0, 1], uinv[s, 1, 0], uinv[s, 1, 1]
-        c00 = c01 = c10 = c11 = partial.dtype.type(0)
-        for k in range(t * size, (t + 1) * size):
-            i0 = _pair(k, q, b - 1)
-            i1 = i0 + b
-            a0 = psi[s, i0]
-            a1 = psi[s, i1]
-            l0 = lam[s, 0, i0]
-            l1 = lam[s, 0, i1]
-            p0 = np.conj(a0)
-            p1 = np.conj(a1)
-            c00 += p0 * l0
-            c01 += p0 * l1
-            c10 += p1 * l0
-            c11 += p1 * l1
-            if undo:
-                lam[s, 0, i0] = u00 * l0 + u01 * l1
-                lam[s, 0, i1] = u10 * l0 + u11 * l1
-                psi[s, i0] = u00 * a0 + u01 * a1
-                psi[s, i1] = u10 * a0 + u11 * a1
-        partial[s, t, 0, 0] = c00
-        partial[s, t, 0, 1] = c01
-        partial[s, t, 0, 2] = c10
-        partial[s, t, 0, 3] = c11
+        if obs == 1:
+            _cross_tile_one(psi, lam, uinv, q, s, t, size, partial, undo)
+        else:
+            _cross_tile_many(psi, lam, uinv, q, s, t, size, partial, undo)
 
 
 def cross_and_undo_1q(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int,
@@ -139,8 +150,7 @@ def cross_and_undo_1q(psi: np.ndarray, lam: np.ndarray, uinv: np.ndarray, q: int
     tiles = _tiling(dim >> 1)[0]
     # complex128 sums in both precisions: 2**24 complex64 terms would lose ~1e-4 relative
     partial = np.empty((rows, tiles, obs, 4), dtype=np.complex128)
-    kernel = _cross_and_undo_single if obs == 1 else _cross_and_undo_tiles
-    kernel(psi, lam, uinv, q, partial, undo)
+    _cross_and_undo(psi, lam, uinv, q, partial, undo)
     return partial.sum(axis=1).reshape(rows, obs, 2, 2)
 
 

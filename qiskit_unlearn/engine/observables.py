@@ -14,11 +14,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info import SparseObservable, SparsePauliOp
 
 from qiskit_unlearn.engine.lifting import local_tensor, multiply_diag
 
 _SMALL_Z = 16  # Z strings up to this many qubits are added as one small broadcast tensor
+
+
+def observable_key(observable: SparsePauliOp | SparseObservable) -> tuple:
+    """A hashable key that is equal for equal Pauli sums (so equal observables share a table
+    row however they were built): ``(num_qubits, sorted (label, qubits, coefficient) terms)``."""
+    if isinstance(observable, SparseObservable):
+        observable = observable.as_paulis()
+        terms = observable.to_sparse_list()
+    else:
+        terms = observable.simplify(atol=0).to_sparse_list()
+    return (observable.num_qubits, tuple(sorted(
+        (label, tuple(int(q) for q in qubits), complex(c)) for label, qubits, c in terms)))
+
+
+def key_operator(key: tuple) -> SparsePauliOp:
+    """The operator of an :func:`observable_key` (zero if it has no terms)."""
+    n, terms = key
+    return SparsePauliOp.from_sparse_list(
+        [(label, list(qubits), c) for label, qubits, c in terms] or [("", [], 0.0)], n)
 
 
 def _mask(x: np.ndarray) -> int:

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax, logsumexp
 
-from qiskit_unlearn.evaluate.metrics import EvaluationError, as_array, as_labels, outputs
+from qiskit_unlearn.evaluate.metrics import (
+    EvaluationError,
+    as_array,
+    as_labels,
+    outputs,
+    require_probabilities,
+)
 
 #: δ of the challenge's scoring code (``DELTA = 1e-05`` in its ``metric.py``).
 CHALLENGE_DELTA = 1e-5
@@ -56,9 +62,7 @@ def logit_confidence(probs: Any, labels: Any, *, from_logits: bool = False) -> n
         log_p = logp[rows, y]
         logp[rows, y] = -np.inf
         return log_p - logsumexp(logp, axis=1)
-    if out.min() < 0 or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
-        raise EvaluationError("probs rows must be probability vectors; pass from_logits=True "
-                              "for logits")
+    require_probabilities(out, "probs")
     p = out[rows, y]
     others = out.copy()
     others[rows, y] = 0.0

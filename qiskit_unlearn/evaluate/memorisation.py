@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
-from qiskit_unlearn.evaluate.metrics import EvaluationError, as_array, as_labels
+from qiskit_unlearn.evaluate.metrics import (
+    EvaluationError,
+    as_array,
+    as_labels,
+    require_finite,
+    require_probabilities,
+)
 
 
 @dataclass(frozen=True)
@@ -55,14 +61,8 @@ def _models(values: Any, name: str, from_logits: bool) -> np.ndarray:
     if arr.ndim != 3 or 0 in arr.shape:
         raise EvaluationError(f"{name} must be (models, examples, classes) outputs of at least "
                               f"one model on at least one example, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise EvaluationError(f"{name} contains NaN or infinite values")
-    if from_logits:
-        return softmax(arr, axis=2)
-    if arr.min() < 0 or not np.allclose(arr.sum(axis=2), 1.0, atol=1e-3):
-        raise EvaluationError(f"{name} rows must be probability vectors; pass from_logits=True "
-                              "for logits")
-    return arr
+    require_finite(arr, name)
+    return softmax(arr, axis=2) if from_logits else require_probabilities(arr, name)
 
 
 def memorisation(in_outputs: Any, out_outputs: Any, labels: Any, *,

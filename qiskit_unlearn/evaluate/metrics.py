@@ -50,14 +50,27 @@ def as_labels(labels: Any, n: int, num_classes: int, name: str = "labels") -> np
     return arr
 
 
+def require_finite(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` if it holds no NaN or infinite value."""
+    if not np.all(np.isfinite(arr)):
+        raise EvaluationError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def require_probabilities(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` if its last axis holds probability vectors (non-negative, summing to 1)."""
+    if arr.min() < 0 or not np.allclose(arr.sum(axis=-1), 1.0, atol=1e-3):
+        raise EvaluationError(f"{name} rows must be probability vectors (non-negative, summing "
+                              "to 1); pass from_logits=True for logits")
+    return arr
+
+
 def outputs(values: Any, name: str) -> np.ndarray:
     """A non-empty (N, C) matrix of logits or probabilities."""
     arr = as_array(values, name, ndim=2)
     if arr.shape[0] == 0:
         raise EvaluationError(f"{name} is empty; pass the outputs of at least one sample")
-    if not np.all(np.isfinite(arr)):
-        raise EvaluationError(f"{name} contains NaN or infinite values")
-    return arr
+    return require_finite(arr, name)
 
 
 def softmax(logits: Any) -> np.ndarray:
@@ -68,11 +81,7 @@ def softmax(logits: Any) -> np.ndarray:
 def _probabilities(values: Any, name: str, from_logits: bool) -> np.ndarray:
     if from_logits:
         return softmax(values)
-    p = outputs(values, name)
-    if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
-        raise EvaluationError(f"{name} rows must be probability vectors (non-negative, summing "
-                              "to 1); pass from_logits=True for logits")
-    return p
+    return require_probabilities(outputs(values, name), name)
 
 
 def _same_shape(a: np.ndarray, b: np.ndarray, names: str) -> None:

@@ -113,6 +113,11 @@ def loss_attack_auc(member_logits: Any, member_labels: Any, nonmember_logits: An
     return _attack_auc(members, nonmembers)
 
 
+def _subsample(rows: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` of ``rows`` drawn without replacement, in their order (all when there are n)."""
+    return rows[np.sort(rng.choice(len(rows), n, replace=False))] if len(rows) > n else rows
+
+
 def mia_efficacy(retain_logits: Any, retain_labels: Any, heldout_logits: Any,
                  heldout_labels: Any, forget_logits: Any, forget_labels: Any, *,
                  feature: str = "confidence", seed: int = 0) -> float:
@@ -133,10 +138,7 @@ def mia_efficacy(retain_logits: Any, retain_labels: Any, heldout_logits: Any,
     forget = mia_features(forget_logits, forget_labels, feature, what="forget")
     n = min(len(members), len(nonmembers))
     rng = np.random.default_rng(seed)
-    if len(members) > n:
-        members = members[np.sort(rng.choice(len(members), n, replace=False))]
-    if len(nonmembers) > n:
-        nonmembers = nonmembers[np.sort(rng.choice(len(nonmembers), n, replace=False))]
+    members, nonmembers = _subsample(members, n, rng), _subsample(nonmembers, n, rng)
     x = np.concatenate([members, nonmembers])
     if np.all(x == x[0]):
         return 0.5

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qiskit_unlearn.evaluate.metrics import EvaluationError, oracle_gap
-from qiskit_unlearn.evaluate.stats import bootstrap_ci, holm, paired_test
+from qiskit_unlearn.evaluate.metrics import DEFAULT_GAP_KEYS, EvaluationError, oracle_gap
+from qiskit_unlearn.evaluate.stats import bootstrap_ci, finite, holm, paired_test
 
-ACCURACY_KEYS = ("retain_accuracy", "forget_accuracy", "test_accuracy")
+ACCURACY_KEYS = DEFAULT_GAP_KEYS  # retain, forget and test accuracy: the oracle gap's keys
 DISTANCE_KEYS = (*ACCURACY_KEYS, "mia_auc")
 BALANCE_TERMS = ("forgetting", "utility", "privacy")
 ALPHA = 0.05
@@ -124,11 +124,8 @@ def rank_methods(values: Mapping[str, Mapping[Hashable, float]], *, lower_is_bet
     best by :func:`~qiskit_unlearn.evaluate.stats.paired_test` on the seeds both have, and the
     p-values are Holm-corrected together; ``significant`` = Holm p < ``alpha``.
     """
-    means: dict[str, float] = {}
-    for name, by_seed in values.items():
-        vals = [float(v) for v in by_seed.values() if math.isfinite(float(v))]
-        if vals:
-            means[name] = float(np.mean(vals))
+    kept = {name: finite(by_seed.values()) for name, by_seed in values.items()}
+    means = {name: float(np.mean(vals)) for name, vals in kept.items() if vals.size}
     if not means:
         return []
     sign = 1.0 if lower_is_better else -1.0
@@ -142,13 +139,12 @@ def rank_methods(values: Mapping[str, Mapping[Hashable, float]], *, lower_is_bet
     adjusted = dict(zip(tests, holm([t.p_value for t in tests.values()]), strict=True))
     out = []
     for name in order:
-        finite = [float(v) for v in values[name].values() if math.isfinite(float(v))]
-        low, high = bootstrap_ci(finite)
+        low, high = bootstrap_ci(kept[name])
         rank = 1 + sum(1 for m in order if sign * means[m] < sign * means[name])
         t = tests.get(name)
         p_holm = adjusted.get(name, math.nan)
         out.append(RankedMethod(
-            name, len(finite), means[name], low, high, rank,
+            name, len(kept[name]), means[name], low, high, rank,
             test=t.test if t else "", p_value=t.p_value if t else math.nan, p_holm=p_holm,
             significant=None if math.isnan(p_holm) else bool(p_holm < alpha),
             min_p=t.min_p if t else math.nan))

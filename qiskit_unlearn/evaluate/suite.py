@@ -14,25 +14,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from qiskit_unlearn.evaluate import metrics
 from qiskit_unlearn.evaluate.landscape import hessian_trace, top_hessian_eigenvalues
-from qiskit_unlearn.evaluate.metrics import (
-    accuracy,
-    accuracy_drops,
-    js_divergence,
-    kl_divergence,
-    oracle_gap,
-    prediction_agreement,
-    uqi,
-)
 from qiskit_unlearn.evaluate.mia import (
     confidence_attack_auc,
     loss_attack_auc,
     mia_efficacy,
     top_probability_attack_auc,
 )
-from qiskit_unlearn.train import predict_logits
+from qiskit_unlearn.train import ArrayPair, predict_logits
 
-ArrayPair = tuple[np.ndarray, np.ndarray]
 ACCURACY_SPLITS = ("retain", "forget", "val", "test")
 #: Scores of ``mia_auc``: the true label's softmax probability, or the top one (HQML study).
 MIA_SCORES = ("true-label", "top")
@@ -78,11 +69,11 @@ def split_logits(model: torch.nn.Module, sets: EvalSets) -> dict[str, np.ndarray
 
 
 def accuracies(logits: Mapping[str, np.ndarray], sets: EvalSets) -> dict[str, float]:
-    out = {f"{name}_accuracy": accuracy(logits[name], sets.split(name)[1])
+    out = {f"{name}_accuracy": metrics.accuracy(logits[name], sets.split(name)[1])
            if len(sets.split(name)[1]) else float("nan")  # no validation split (val_size 0)
            for name in ACCURACY_SPLITS}
     if sets.forget_clean_y is not None:
-        out["forget_clean_accuracy"] = accuracy(logits["forget"], sets.forget_clean_y)
+        out["forget_clean_accuracy"] = metrics.accuracy(logits["forget"], sets.forget_clean_y)
     return out
 
 
@@ -99,16 +90,17 @@ def evaluate_model(logits: Mapping[str, np.ndarray], original: Mapping[str, np.n
     acc = accuracies(logits, sets)
     orig_acc = accuracies(original, sets)
     oracle_acc = accuracies(oracle, sets)
-    drops = accuracy_drops(orig_acc, acc)
+    drops = metrics.accuracy_drops(orig_acc, acc)
     row: dict[str, float] = {**acc, **{f"original_{k}": v for k, v in orig_acc.items()},
                              **{f"oracle_{k}": v for k, v in oracle_acc.items()}, **drops,
-                             "uqi": uqi(drops["forget_drop"], drops["retain_drop"],
-                                        drops["test_drop"])}
+                             "uqi": metrics.uqi(drops["forget_drop"], drops["retain_drop"],
+                                                drops["test_drop"])}
     for split in ("retain", "forget", "test"):
-        row[f"kl_{split}"] = kl_divergence(oracle[split], logits[split], from_logits=True)
-        row[f"js_{split}"] = js_divergence(oracle[split], logits[split], from_logits=True)
-        row[f"agreement_{split}"] = prediction_agreement(oracle[split], logits[split])
-    row["oracle_gap"] = oracle_gap(acc, oracle_acc)
+        ref, out = oracle[split], logits[split]
+        row[f"kl_{split}"] = metrics.kl_divergence(ref, out, from_logits=True)
+        row[f"js_{split}"] = metrics.js_divergence(ref, out, from_logits=True)
+        row[f"agreement_{split}"] = metrics.prediction_agreement(ref, out)
+    row["oracle_gap"] = metrics.oracle_gap(acc, oracle_acc)
     if mia:
         fy, (_, ny), (_, ry), (_, ty) = sets.forget[1], sets.nonmember, sets.retain, sets.test
         row["mia_label_auc"] = confidence_attack_auc(logits["forget"], fy, logits["nonmember"],

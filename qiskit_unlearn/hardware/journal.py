@@ -9,73 +9,37 @@ reconnected to by id (another process, another day), and only the jobs never sen
 Each replayed job is checked against the journal by a digest of its PUBs, so a changed
 model, data set or setting can never be answered with another job's results.
 
-:class:`CostRecorder` counts the same quantities (jobs, PUBs, parameter sets, circuit
-executions) for any estimator: wrapped around the exact ``ideal:<device>`` simulation it
-prices a hardware run before anything is sent.
+:class:`~qiskit_unlearn.qnn.jobs.CostRecorder` counts the same quantities (jobs, PUBs,
+parameter sets, circuit executions) for any estimator: wrapped around the exact
+``ideal:<device>`` simulation it prices a hardware run before anything is sent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from qiskit.primitives import BaseEstimatorV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
-from qiskit.quantum_info import PauliList
 
 from qiskit_unlearn.hardware.base import FAILED, HardwareError, utc_now, write_atomic
 from qiskit_unlearn.hardware.pubs import fingerprint
 from qiskit_unlearn.hardware.store import read_result
+from qiskit_unlearn.qnn.jobs import (  # noqa: F401  (CostRecorder, JobCost: hardware's API)
+    CostRecorder,
+    JobCost,
+    coerce_pubs,
+    pubs_cost,
+)
 from qiskit_unlearn.storage import read_json
 
 FORMAT = 1
-
-
-@dataclass
-class JobCost:
-    """What a sequence of estimator jobs asks a device for."""
-
-    jobs: int = 0
-    pubs: int = 0
-    parameter_sets: int = 0
-    circuit_executions: int = 0
-
-    def add(self, other: JobCost) -> None:
-        for key, value in asdict(other).items():
-            setattr(self, key, getattr(self, key) + value)
-
-    def shots(self, shots_per_execution: int) -> int:
-        return self.circuit_executions * shots_per_execution
-
-
-_BASES: dict[tuple[str, ...], int] = {}
-
-
-def _bases(pub: EstimatorPub) -> int:
-    """Qubit-wise commuting groups of all the PUB's Pauli terms: circuits per parameter set."""
-    labels = tuple(sorted({label for obs in pub.observables.ravel().tolist() for label in obs}))
-    if labels not in _BASES:
-        _BASES[labels] = len(PauliList(list(labels)).group_qubit_wise_commuting())
-    return _BASES[labels]
-
-
-def pubs_cost(pubs: Iterable[EstimatorPub]) -> JobCost:
-    """The cost of one job holding ``pubs``: a device runs every parameter set in every
-    measurement basis of its PUB's observables."""
-    cost = JobCost(jobs=1)
-    for pub in pubs:
-        sets = int(np.prod(pub.parameter_values.shape, dtype=int))
-        cost.pubs += 1
-        cost.parameter_sets += sets
-        cost.circuit_executions += sets * _bases(pub)
-    return cost
 
 
 class _Fingerprints:
@@ -103,10 +67,6 @@ def pubs_digest(pubs: Iterable[EstimatorPub], circuit_digest: Callable[[Any], st
     return h.hexdigest()
 
 
-def _coerce(pubs: Iterable[EstimatorPubLike], precision: float | None) -> list[EstimatorPub]:
-    return [EstimatorPub.coerce(pub, precision) for pub in pubs]
-
-
 class _Finished:
     """A job whose result is already here (what the wrapped estimators return)."""
 
@@ -124,72 +84,6 @@ class _Finished:
 
     def done(self) -> bool:
         return True
-
-
-class RecordingEstimator(BaseEstimatorV2):
-    """Passes jobs to ``estimator`` and adds their cost to ``cost``."""
-
-    def __init__(self, estimator: BaseEstimatorV2, cost: JobCost) -> None:
-        self.estimator, self.cost = estimator, cost
-
-    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> Any:
-        coerced = _coerce(pubs, precision)
-        self.cost.add(pubs_cost(coerced))
-        return self.estimator.run(coerced)
-
-
-class CostRecorder:
-    """A route for :func:`qiskit_unlearn.qnn.routed_estimators` that counts every job."""
-
-    def __init__(self) -> None:
-        self.cost = JobCost()
-
-    def __call__(self, estimator: BaseEstimatorV2, backend: str) -> BaseEstimatorV2:
-        return RecordingEstimator(estimator, self.cost)
-
-
-class LoggingEstimator(BaseEstimatorV2):
-    """Passes jobs to ``estimator`` and logs each job's id the moment it is accepted."""
-
-    def __init__(self, estimator: BaseEstimatorV2, log: JobLog, backend: str) -> None:
-        self.estimator, self.log, self.backend = estimator, log, backend
-
-    @property
-    def mode(self) -> Any:  # so backends.ibm.close_execution_mode finds the batch / session
-        return getattr(self.estimator, "mode", None)
-
-    @property
-    def options(self) -> Any:
-        return getattr(self.estimator, "options", None)
-
-    def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> Any:
-        coerced = _coerce(pubs, precision)
-        handle = self.estimator.run(coerced)
-        self.log.record(handle.job_id(), self.backend, pubs_cost(coerced))
-        return handle
-
-
-class JobLog:
-    """A route that appends every job's id and cost to a JSON-lines file before anyone waits
-    on the job: ``qunlearn run`` on ``ibm`` / ``fake:`` backends keeps ``RUN_DIR/hardware/
-    run-jobs.jsonl`` this way, so no hardware job of a run is ever unaccounted for."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def __call__(self, estimator: BaseEstimatorV2, backend: str) -> BaseEstimatorV2 | None:
-        if backend != "ibm" and not backend.startswith("fake:"):
-            return None  # e.g. an exact evaluation backend: no hardware jobs to account for
-        return LoggingEstimator(estimator, self, backend)
-
-    def record(self, job_id: str, backend: str, cost: JobCost) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"job_id": job_id, "date": utc_now(), "backend": backend,
-                           **asdict(cost)})
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
 
 
 class JobBudgetReached(HardwareError):
@@ -295,7 +189,7 @@ class JournaledEstimator(BaseEstimatorV2):
         return f"job {index + 1}" + (f"/{self.expected}" if self.expected else "")
 
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> Any:
-        coerced = _coerce(pubs, precision)
+        coerced = coerce_pubs(pubs, precision)
         index, self.position = self.position, self.position + 1
         digest = pubs_digest(coerced, self._digests)
         entry = self.journal.entry(index)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from qiskit.circuit import QuantumCircuit
-from qiskit.quantum_info import PauliList, SparsePauliOp
+from qiskit.quantum_info import SparsePauliOp
 
 from qiskit_unlearn.hardware.base import HardwareError
 from qiskit_unlearn.storage import digest
@@ -137,8 +137,9 @@ def observables_column(observables: list[SparsePauliOp]) -> list[list[SparsePaul
 
 def measurement_bases(observables: list[SparsePauliOp]) -> int:
     """Qubit-wise commuting groups: distinct circuits the Estimator runs per parameter set."""
-    paulis = PauliList([p for obs in observables for p in obs.paulis])
-    return len(paulis.group_qubit_wise_commuting())
+    from qiskit_unlearn.qnn.jobs import measurement_bases as bases
+
+    return bases(label for obs in observables for label in obs.paulis.to_labels())
 
 
 @torch.no_grad()

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from qiskit_unlearn.errors import RunDirError
 from qiskit_unlearn.evaluate.suite import EvalSets
 from qiskit_unlearn.hardware.base import ORIGINAL, RETRAIN, HardwareError, sha256_file
-from qiskit_unlearn.rundir import RunDirError, open_run
+from qiskit_unlearn.run.context import RunContext
+from qiskit_unlearn.run.rundir import open_run
 from qiskit_unlearn.storage import load_torch
 
 _UNLEARNED = re.compile(r"\d+__(.+)\.pt")
@@ -54,7 +56,7 @@ class FinishedRun:
     """Lazy access to a run directory's models and evaluation sets (built once, then cached).
 
     The run must be finished and its ``config.json`` must match the manifest's fingerprint
-    (:func:`qiskit_unlearn.rundir.open_run`); every checkpoint is checked against the digest
+    (:func:`qiskit_unlearn.run.rundir.open_run`); every checkpoint is checked against the digest
     the manifest recorded for it before it is read.
     """
 
@@ -65,15 +67,15 @@ class FinishedRun:
         except RunDirError as exc:
             raise HardwareError(str(exc)) from None
         self.cfg: dict[str, Any] = self.record.config
-        self.scenario_cfgs = {sc["name"]: sc for sc in self.cfg["scenario"]}
-        self._data: dict[int, dict[str, Any]] = {}
-        self._sets: dict[tuple[int, str], EvalSets] = {}
+        #: How the run saw its data: the same context ``qunlearn run`` built its rows from.
+        self.context = RunContext(self.cfg, self.dir)
+        self.scenario_cfgs = self.context.scenario_cfgs
         self._models: dict[Target, torch.nn.Module] = {}
         self._digests: dict[str, str] = {}
 
     @property
     def seeds(self) -> list[int]:
-        return list(self.cfg["experiment"]["seeds"])
+        return self.context.seeds
 
     @property
     def mia(self) -> bool:
@@ -81,11 +83,9 @@ class FinishedRun:
 
     @property
     def mia_score(self) -> str:
-        """The run's membership score (:func:`qiskit_unlearn.experiment.mia_score`), so device
+        """The run's membership score (:func:`qiskit_unlearn.run.context.mia_score`), so device
         rows score ``mia_auc`` as the run's own rows do."""
-        from qiskit_unlearn.experiment import mia_score
-
-        return mia_score(self.cfg)
+        return self.context.mia_score
 
     def methods(self) -> list[str]:
         """Model names in table order: the teacher, the oracle, the configured methods, then
@@ -144,11 +144,11 @@ class FinishedRun:
     def model(self, target: Target) -> torch.nn.Module:
         """The model of ``target`` on the ``statevector`` backend, in evaluation mode."""
         if target not in self._models:
-            from qiskit_unlearn.models import build_model
+            from qiskit_unlearn.models import MODELS, build_model
 
             teacher = self.checkpoint(target.seed, target.scenario, ORIGINAL)
             spec = self.load(teacher)["spec"]
-            if "backend" not in spec["kwargs"]:
+            if MODELS[spec["kind"]].classical:
                 raise HardwareError(f"model kind '{spec['kind']}' is classical: it has no "
                                     "circuit to run on a quantum device")
             model = build_model(spec["kind"], **{**spec["kwargs"], "backend": "statevector",
@@ -159,31 +159,15 @@ class FinishedRun:
 
     def sets(self, seed: int, scenario: str) -> EvalSets:
         """The evaluation sets of ``qunlearn run`` for this seed and scenario."""
-        key = (seed, scenario)
-        if key not in self._sets:
-            from qiskit_unlearn.experiment import build_scenario, eval_sets, prepare_data
-
-            if seed not in self._data:
-                self._data[seed] = prepare_data(self.cfg, seed)
-            data = self._data[seed]
-            built = build_scenario(self.scenario_cfgs[scenario], data, seed)
-            self._sets[key] = eval_sets(built, data, self.cfg["unlearn"]["faithful"], seed)
-        return self._sets[key]
+        return self.context.eval_sets(seed, scenario)
 
     def unlearn_data(self, seed: int, scenario: str) -> Any:
         """The ``UnlearnData`` ``qunlearn run`` gave every method for this seed and scenario."""
-        from qiskit_unlearn.experiment import build_scenario, unlearn_data
-
-        self.sets(seed, scenario)  # prepares the seed's data
-        data = self._data[seed]
-        return unlearn_data(self.cfg, build_scenario(self.scenario_cfgs[scenario], data, seed),
-                            data, seed)
+        return self.context.unlearn_data(seed, scenario)
 
     def split(self, seed: int, scenario: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         return self.sets(seed, scenario).split(split)
 
     def ident(self, seed: int, scenario: str) -> dict[str, Any]:
         """The identifying columns every results row of ``qunlearn run`` starts with."""
-        return {"experiment": self.cfg["experiment"]["name"], "scenario": scenario,
-                "scenario_kind": self.scenario_cfgs[scenario]["kind"], "seed": seed,
-                "faithful": self.cfg["unlearn"]["faithful"]}
+        return self.context.ident(seed, scenario)

@@ -325,7 +325,7 @@ def execute(plan: Plan, run: FinishedRun, store: JobStore,
     """Transpile each distinct circuit once, send one job per distinct model and record every
     job id in ``jobs.json`` as soon as IBM returns it; local jobs are then waited for and
     stored."""
-    from qiskit_unlearn.pipeline import package_versions
+    from qiskit_unlearn.run.outputs import package_versions
 
     backend = device_backend(plan, store)
     runtime = plan.runtime

@@ -58,8 +58,8 @@ from qiskit_unlearn.hardware.submit import (
     runtime_estimator,
     runtime_options,
 )
+from qiskit_unlearn.locks import RunLock
 from qiskit_unlearn.qnn import routed_estimators
-from qiskit_unlearn.rundir import RunLock
 from qiskit_unlearn.train import load_checkpoint, predict_logits, save_checkpoint
 
 RESULTS_FILE = "unlearn-results.csv"
@@ -164,7 +164,6 @@ def _ideal_options(plan_settings: dict[str, Any], runtime: Any,
 def plan_unlearning(run: FinishedRun, store: JobStore, request: UnlearnRequest,
                     echo: Callable[[str], None] = print) -> UnlearnPlan:
     """Validate the request, find the tasks and rehearse the unfinished ones (exactly)."""
-    from qiskit_unlearn.experiment import method_params
     from qiskit_unlearn.unlearn import METHODS, clone_model, resolve_params, unlearn
 
     if request.method not in METHODS:
@@ -172,7 +171,7 @@ def plan_unlearning(run: FinishedRun, store: JobStore, request: UnlearnRequest,
                             f"{', '.join(sorted(METHODS))} (see 'qunlearn methods')")
     device, local = parse_device(request.device)
     settings, runtime = runtime_options(request, device, local)
-    params = resolve_params(request.method, {**method_params(run.cfg, request.method),
+    params = resolve_params(request.method, {**run.context.method_params(request.method),
                                              **request.params})
     name = _check_name(request.name or f"{request.method}@{device}", run)
     teachers = [t for t in run.targets([ORIGINAL, RETRAIN], request.seeds, request.scenarios)

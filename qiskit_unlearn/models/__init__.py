@@ -19,10 +19,11 @@ from qiskit_unlearn.models.base import CircuitCounter, ModelError, QuantumLayer,
 from qiskit_unlearn.models.classical import MLP
 from qiskit_unlearn.models.hybrid import HybridCNN, HybridPCA
 from qiskit_unlearn.models.vqc import AmplitudeVQC
+from qiskit_unlearn.registry import Registry
 
-MODELS: dict[str, type[UnlearnableModel]] = {
-    cls.kind: cls for cls in (HybridPCA, HybridCNN, AmplitudeVQC, MLP)
-}
+MODELS: Registry[type[UnlearnableModel]] = Registry("model kind", ModelError)
+for _cls in (HybridPCA, HybridCNN, AmplitudeVQC, MLP):
+    MODELS.add(_cls.kind, _cls)
 
 
 def build_model(kind: str, **kwargs: Any) -> UnlearnableModel:
@@ -31,9 +32,7 @@ def build_model(kind: str, **kwargs: Any) -> UnlearnableModel:
     ``build_model(model.spec["kind"], **model.spec["kwargs"])`` rebuilds the same architecture
     with the same (seeded) initial parameters.
     """
-    if kind not in MODELS:
-        raise ModelError(f"unknown model kind {kind!r}; choose one of {list(MODELS)}")
-    cls = MODELS[kind]
+    cls = MODELS.lookup(kind)
     params = inspect.signature(cls.__init__).parameters
     allowed = [name for name in params if name != "self"]
     unknown = sorted(set(kwargs) - set(allowed))

@@ -23,6 +23,7 @@ from torch import nn
 
 from qiskit_unlearn.ansatz import Ansatz
 from qiskit_unlearn.qnn import make_qnn
+from qiskit_unlearn.validation import check_int
 from qiskit_unlearn.vjp import connector_for
 
 
@@ -40,9 +41,8 @@ def _plain(value: Any) -> Any:
 
 
 def check_positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ModelError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    """``value`` as an int >= 1, or a :class:`ModelError` naming the argument."""
+    return check_int(value, name, low=1, error=ModelError)
 
 
 def hidden_sizes(hidden: int | Sequence[int], name: str) -> list[int]:
@@ -186,6 +186,9 @@ class UnlearnableModel(nn.Module):
     """
 
     kind: ClassVar[str] = ""
+    #: No quantum layer: nothing to run on a backend (no ``backend`` arguments, no circuit to
+    #: send to a device, no noise to study). Callers ask the registry, never the kind's name.
+    classical: ClassVar[bool] = False
 
     def __init__(self, arguments: Mapping[str, Any]) -> None:
         super().__init__()

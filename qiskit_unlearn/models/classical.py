@@ -22,6 +22,7 @@ class MLP(UnlearnableModel):
     """Flattened input → Linear/ReLU layers → logits; groups ``layer.0``, ``layer.1``, ...."""
 
     kind = "mlp"
+    classical = True
 
     def __init__(self, input_dim: int, num_classes: int, hidden: int | Sequence[int] = (16,),
                  seed: int = 0) -> None:

@@ -61,7 +61,7 @@ def write_report(run_dir: str | Path) -> Path:
     Raises :class:`ReportError` when ``run_dir`` has no ``results.csv`` (run ``qunlearn run``).
     """
     from qiskit_unlearn.report.plots import write_plots  # matplotlib only when drawing
-    from qiskit_unlearn.rundir import check_record
+    from qiskit_unlearn.run.rundir import check_record
 
     run_dir = Path(run_dir)
     check_record(run_dir)  # a run's config.json must still be the one it was made with

@@ -25,8 +25,8 @@ from qiskit_unlearn.report.tables import (
 
 if TYPE_CHECKING:
     from qiskit_unlearn.evaluate.ranking import RankedMethod
-    from qiskit_unlearn.report.plots import Plot
     from qiskit_unlearn.report.ranking import Ranking
+    from qiskit_unlearn.report.style import Plot
 
 HEADERS = {
     "retain_accuracy": "Retain acc.", "forget_accuracy": "Forget acc.",

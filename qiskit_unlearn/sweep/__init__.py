@@ -1,6 +1,7 @@
 """Sweeps: repeat an experiment over noise settings and any config values (``qunlearn sweep``).
 
-A config's ``[sweep]`` section is validated at load time (:func:`validate_sweep`) and expanded
+A config's ``[sweep]`` section is validated at load time (:func:`load_config` passes
+:func:`validate_sweep` to the config loader) and expanded
 into one ordinary run per (placement, setting) (:func:`expand_sweep`), for every point of its
 optional ``[sweep.grid]`` of config values (:func:`expand_grid`); :func:`run_sweep` runs them,
 sharing every model that does not depend on the noise, and writes the combined table, figures
@@ -17,11 +18,12 @@ from qiskit_unlearn.sweep.grid import (
     Setting,
     SweepError,
     expand_sweep,
+    load_config,
     validate_sweep,
 )
 
 __all__ = ["FAMILIES", "PLACEMENTS", "GridPoint", "Run", "Setting", "SweepError", "expand_grid",
-           "expand_sweep", "run_sweep", "validate_sweep", "write_sweep_report"]
+           "expand_sweep", "load_config", "run_sweep", "validate_sweep", "write_sweep_report"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qiskit_unlearn.config import ConfigError
+from qiskit_unlearn.errors import ConfigError
 
 #: Sections a grid may not set, and why.
 FORBIDDEN = {"experiment": "the experiment's name and seeds identify the sweep (seeds are what "
@@ -112,13 +112,14 @@ def expand_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[GridPoint]:
 def point_config(cfg: Mapping[str, Any], point: GridPoint) -> dict[str, Any]:
     """The validated config of one point: ``cfg`` without ``[sweep]``, the point's values set
     (already validated and normalised at load time, so no second validation is needed)."""
-    from qiskit_unlearn.config import _default_scenario_name, apply_overrides
+    from qiskit_unlearn.config import apply_overrides
+    from qiskit_unlearn.scenarios import SCENARIOS
 
     base = {k: v for k, v in cfg.items() if k != "sweep"}
     out = apply_overrides(base, point.overrides()) if point.values else copy.deepcopy(base)
     for old, new in zip(base.get("scenario", []), out.get("scenario", []), strict=True):
-        if old["name"] == _default_scenario_name(old):  # an automatic name follows its values
-            new["name"] = _default_scenario_name(new)
+        if old["name"] == SCENARIOS[old["kind"]].label(old):  # automatic names follow values
+            new["name"] = SCENARIOS[new["kind"]].label(new)
     return out
 
 
@@ -223,7 +224,7 @@ def _checked(raw: Mapping[str, Any], point: GridPoint, where: str, built: set[st
             what = json.dumps([cfg["model"], cfg["backend"], cfg["data"]["dataset"],
                                cfg["data"]["classes"]], sort_keys=True, default=str)
             if what not in built:
-                from qiskit_unlearn.experiment import preflight
+                from qiskit_unlearn.run.models import preflight
 
                 preflight(cfg)
                 built.add(what)

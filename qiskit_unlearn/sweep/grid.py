@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
+from pathlib import Path
 from typing import Any
 
-from qiskit_unlearn.config import ConfigError
+from qiskit_unlearn.errors import ConfigError
 
 PLACEMENTS = ("train", "eval", "both")
 #: family key -> noise_kind column value
@@ -367,3 +368,15 @@ def describe(setting: Setting) -> str:
     if setting.backend is None:
         return "the config's [backend] (exact)"
     return ", ".join(f"{k}={v}" for k, v in setting.backend.items())
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """:func:`qiskit_unlearn.config.load_config` with the ``[sweep]`` section (if any)
+    validated too, grid points included: what ``qunlearn run`` and ``qunlearn sweep`` load."""
+    from qiskit_unlearn import config
+
+    return config.load_config(path, overrides, sections=SECTIONS)
+
+
+#: The config sections this package validates (see :func:`qiskit_unlearn.config.validate_config`).
+SECTIONS = {"sweep": lambda table, raw: validate_sweep(table, base=raw)}

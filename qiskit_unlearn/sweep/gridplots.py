@@ -24,13 +24,26 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from qiskit_unlearn.evaluate.stats import bootstrap_ci
-from qiskit_unlearn.report.plots import METRICS, OKABE_ITO, STYLE, Plot, Styles
+from qiskit_unlearn.report.style import (
+    OKABE_ITO,
+    STYLE,
+    Plot,
+    Styles,
+    dodge,
+    draw_line,
+    label_metric_grid,
+    metric_grid,
+    metric_name,
+    metric_y_axis,
+    save_figure,
+    wrapped_title,
+)
 from qiskit_unlearn.report.tables import method_label
 from qiskit_unlearn.sweep.axes import GRID_COLUMN, short_names, value_text
 from qiskit_unlearn.sweep.grid import REFERENCE
-from qiskit_unlearn.sweep.plots import _finish, _grid, _title, _y_axis, save_figure
 
 GRID_METRICS = ("forget_accuracy", "test_accuracy", "uqi", "mia_auc", "oracle_gap", "js_test",
                 "forgetting_quality")
@@ -176,8 +189,8 @@ def _x_axis(ax: Axes, axis: Axis) -> None:
         ax.tick_params(axis="x", labelrotation=45)
 
 
-def _draw(ax: Axes, axis: Axis, pts: Sequence[tuple[float, float, float, float]], colour: str,
-          marker: str, offset: float, alpha: float) -> None:
+def draw_points(ax: Axes, axis: Axis, pts: Sequence[tuple[float, float, float, float]],
+                colour: str, marker: str, offset: float, alpha: float) -> None:
     """A line with its 95 % band (numeric axis) or dodged points with error bars (categorical)."""
     x, y, lo, hi = (np.array(c, dtype=float) for c in zip(*pts, strict=True))
     if axis.numbers is None:
@@ -187,9 +200,8 @@ def _draw(ax: Axes, axis: Axis, pts: Sequence[tuple[float, float, float, float]]
         ax.errorbar(x + offset, y, yerr=err, color=colour, marker=marker, markersize=4,
                     linewidth=0.8, elinewidth=0.9, capsize=1.5)
         return
-    ax.plot(x, y, color=colour, marker=marker, markersize=4, linewidth=1.2)
-    if np.isfinite(lo).any():
-        ax.fill_between(x, lo, hi, color=colour, alpha=alpha, linewidth=0)
+    draw_line(ax, x, y, (lo, hi) if np.isfinite(lo).any() else None, colour=colour,
+              marker=marker, markersize=4, linewidth=1.2, alpha=alpha)
 
 
 def _panel(ax: Axes, data: GridData, axis: Axis, scenario: str, metric: str,
@@ -203,8 +215,8 @@ def _panel(ax: Axes, data: GridData, axis: Axis, scenario: str, metric: str,
             if math.isfinite(mean):
                 pts.append((axis.x(text), mean, lo, hi))
         if pts:
-            offset = (i - (len(lines) - 1) / 2) * min(0.08, 0.6 / len(lines))
-            _draw(ax, axis, pts, colour, marker, offset, 0.15 if len(lines) <= 4 else 0.07)
+            offset = dodge(i, len(lines), min(0.08, 0.6 / len(lines)))
+            draw_points(ax, axis, pts, colour, marker, offset, 0.15 if len(lines) <= 4 else 0.07)
     _x_axis(ax, axis)
     ax.grid(alpha=0.3)
 
@@ -213,7 +225,7 @@ def _layout(data: GridData, axis: Axis, metrics: Sequence[str]) -> tuple[Figure,
                                                                          list, list[Axis]]:
     facets, pooled = data.facets(axis)
     width = 2.9 if len(axis.texts) <= 6 else 3.4
-    fig, axes = _grid(len(metrics), len(facets), (width, 1.9))
+    fig, axes = metric_grid(len(metrics), len(facets), (width, 1.9))
     for row in axes:  # one scale per metric, so panels compare at a glance
         for ax in row[1:]:
             ax.sharey(row[0])
@@ -241,10 +253,11 @@ def method_figure(data: GridData, axis: Axis, scenario: str, styles: Styles,
     for c, (_, select) in enumerate(facets):
         for r, metric in enumerate(metrics):
             _panel(axes[r, c], data, axis, scenario, metric, select, lines)
-            _y_axis(axes[r, c], metric, chance)
-    _finish(fig, axes, labels, styles, [t for t, _ in facets], metrics, chance, line=True)
-    _title(fig, f"{scenario}: metrics against {axis.key} (mean and 95 % bootstrap CI over "
-                f"{len(data.seeds)} seeds{_pooled_text(pooled)})")
+            metric_y_axis(axes[r, c], metric, chance)
+    label_metric_grid(fig, axes, labels, styles, [t for t, _ in facets], metrics, chance,
+                      line=True)
+    wrapped_title(fig, f"{scenario}: metrics against {axis.key} (mean and 95 % bootstrap CI "
+                       f"over {len(data.seeds)} seeds{_pooled_text(pooled)})")
     return fig
 
 
@@ -261,13 +274,11 @@ def memorisation_figure(data: GridData, axis: Axis) -> Figure | None:
             _panel(axes[r, c], data, axis, "", metric, select, lines)
     for r, metric in enumerate(metrics):
         axes[r, 0].set_ylabel(metric.replace("_", " ").capitalize())
-    from matplotlib.lines import Line2D
-
     handles = [Line2D([], [], color=colour) for _, _, colour, _ in lines]
     fig.legend(handles, data.scenarios, loc="outside lower center", frameon=False,
                ncol=min(4, len(lines)))
-    _title(fig, f"Memorisation against {axis.key} (mean and 95 % bootstrap CI over "
-                f"{len(data.seeds)} seeds{_pooled_text(pooled)})")
+    wrapped_title(fig, f"Memorisation against {axis.key} (mean and 95 % bootstrap CI over "
+                       f"{len(data.seeds)} seeds{_pooled_text(pooled)})")
     return fig
 
 
@@ -290,8 +301,7 @@ def write_grid_plots(out_dir: Path, data: GridData, styles: Styles,
                     continue
                 file = save_figure(fig, plots_dir, f"grid_{_safe(axis.name)}_{_safe(scenario)}"
                                                    ".png")
-                metrics = ", ".join(METRICS.get(m, (m,))[0] for m in GRID_METRICS
-                                    if data.has(m))
+                metrics = ", ".join(metric_name(m) for m in GRID_METRICS if data.has(m))
                 plots.append(Plot(file, SECTION, f"{scenario}: metrics against {axis.key}",
                                   f"{metrics} against {axis.key} for "
                                   f"{scenario}, one line per method; "

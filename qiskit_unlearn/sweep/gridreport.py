@@ -9,11 +9,11 @@ so a reader can tell a trend from seed noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from qiskit_unlearn.report.markdown import HEADERS
-from qiskit_unlearn.report.plots import Plot
+from qiskit_unlearn.report.style import Plot
 from qiskit_unlearn.report.tables import ORACLE, ORIGINAL, method_label
 from qiskit_unlearn.sweep.gridplots import MEMO, Axis, GridData, Stat3
 
@@ -59,6 +59,19 @@ def _extremes(stats: Mapping[str, Stat3]) -> tuple[str, str] | None:
     return (low, high) if finite[high][0] > finite[low][0] else None
 
 
+def _range_sentence(subject: str, say: Callable[[str], str], stats: Mapping[str, Stat3], *,
+                    high_first: bool = True) -> list[str]:
+    """``<subject> is highest at … and lowest at …; <whether the seeds separate them>.``, as a
+    one-item list; empty when all values have the same mean."""
+    if (ext := _extremes(stats)) is None:
+        return []
+    low, high = ext
+    ends = [f"highest at {say(high)} ({fmt_ci(stats[high])})",
+            f"lowest at {say(low)} ({fmt_ci(stats[low])})"]
+    first, second = ends if high_first else ends[::-1]
+    return [f"{subject} is {first} and {second}; {_separated(stats[low], stats[high])}."]
+
+
 def _title(metric: str) -> str:
     """``Forget accuracy``, ``MIA AUC``: a metric as a table heading."""
     return HEADERS.get(metric, metric).replace("acc.", "accuracy")
@@ -75,12 +88,8 @@ def findings(data: GridData, axis: Axis, scenario: str) -> list[str]:
     affected method per headline metric, and memorisation, across the key's values."""
     out = []
     say = axis.say
-    stats = _by_value(data, axis, scenario, TEACHER, "test_accuracy")
-    if (ext := _extremes(stats)) is not None:
-        low, high = ext
-        out.append(f"The teacher's test accuracy is highest at {say(high)} "
-                   f"({fmt_ci(stats[high])}) and lowest at {say(low)} ({fmt_ci(stats[low])}); "
-                   f"{_separated(stats[low], stats[high])}.")
+    out += _range_sentence("The teacher's test accuracy", say,
+                           _by_value(data, axis, scenario, TEACHER, "test_accuracy"))
     methods = [m for m in data.methods() if m not in (TEACHER, ORACLE_LABEL)]
     first, last = axis.texts[0], axis.texts[-1]
     for metric in ("forget_accuracy", "mia_auc", "forgetting_quality"):
@@ -114,12 +123,9 @@ def findings(data: GridData, axis: Axis, scenario: str) -> list[str]:
         elif top is not None:
             text += f" (no method's mean changes with {axis.name})"
         out.append(text + ".")
-    stats = _by_value(data, axis, scenario, MEMO, "memorisation")
-    if (ext := _extremes(stats)) is not None:
-        low, high = ext
-        out.append(f"Memorisation is lowest at {say(low)} ({fmt_ci(stats[low])}) and highest "
-                   f"at {say(high)} ({fmt_ci(stats[high])}); "
-                   f"{_separated(stats[low], stats[high])}.")
+    out += _range_sentence("Memorisation", say,
+                           _by_value(data, axis, scenario, MEMO, "memorisation"),
+                           high_first=False)
     return out
 
 

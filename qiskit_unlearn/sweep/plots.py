@@ -3,36 +3,35 @@
 One figure per noise family and placement: rows are metrics, columns are scenarios, one line
 per method (mean over seeds, ± std band), starting at the shared exact reference. Settings
 without a strength (fake devices, explicit settings without ``level``) get grouped bars next
-to the reference instead. Colours and markers are the run report's
-(:class:`qiskit_unlearn.report.plots.Styles`), so a method looks the same everywhere.
+to the reference instead. Colours, markers and layouts are the run report's
+(:mod:`qiskit_unlearn.report.style`), so a method looks the same everywhere.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
-import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from qiskit_unlearn.report.plots import (
-    DPI,
-    METRICS,
-    REFERENCE_LINES,
+from qiskit_unlearn.report.style import (
     STYLE,
-    UNIT_INTERVAL,
     Plot,
     Styles,
+    dodge,
+    draw_bars,
+    label_metric_grid,
+    metric_grid,
+    metric_line,
+    metric_y_axis,
+    save_figure,
+    wrapped_title,
 )
 from qiskit_unlearn.report.tables import Group, Summary
-from qiskit_unlearn.storage import write_bytes_atomic
 from qiskit_unlearn.sweep.grid import REFERENCE
 
 LINE_METRICS = ("forget_accuracy", "retain_accuracy", "test_accuracy", "uqi", "mia_auc",
@@ -64,17 +63,6 @@ def linestyle_of(where: str) -> Any:
     base, _, mitigation = where.partition("+")
     return MITIGATION_STYLES.get(mitigation, "-.") if mitigation else LINESTYLES.get(base, "-")
 SECTION = "Noise"
-
-
-def save_figure(fig: Figure, plots_dir: Path, name: str) -> str:
-    """Write ``fig`` to ``plots_dir/name`` atomically (a reader never sees half a PNG);
-    returns its path relative to the sweep folder (``plots/...``), as the report links it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    path = plots_dir / name
-    write_bytes_atomic(path, buf.getvalue())
-    parts = path.parts
-    return "/".join(parts[len(parts) - 1 - parts[::-1].index("plots"):])
 
 
 def where_of(g: Group) -> str:
@@ -132,66 +120,18 @@ def _x_axis(ax: Axes, kind: str, levels: Sequence[float]) -> None:
         ax.tick_params(axis="x", labelrotation=45)
 
 
-def _y_axis(ax: Axes, metric: str, chance: float | None) -> None:
-    if metric in UNIT_INTERVAL:
-        ax.set_ylim(-0.03, 1.05)
-    if metric in REFERENCE_LINES:
-        ax.axhline(REFERENCE_LINES[metric], color="0.3", linestyle=":", linewidth=1)
-    if chance is not None and metric.endswith("_accuracy"):
-        ax.axhline(chance, color="0.5", linestyle="--", linewidth=0.8)
-
-
-def _grid(rows: int, cols: int, panel: tuple[float, float]) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=(cols * panel[0] + 0.6, rows * panel[1] + 1.4), layout="constrained")
-    return fig, np.asarray(fig.subplots(rows, cols, squeeze=False, sharex="col"))
-
-
 def _metrics(summary: Summary) -> list[str]:
     js = "js_test" if summary.has("js_test") else "js_retain"
     return [m if m != "js_test" else js for m in LINE_METRICS if summary.has(
         m if m != "js_test" else js)]
 
 
-def _title(fig: Figure, text: str) -> None:
-    """A suptitle wrapped to the figure's width (narrow one-scenario figures included)."""
-    fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 11)))
-
-
-def _finish(fig: Figure, axes: np.ndarray, labels: Sequence[str], styles: Styles,
-            scenarios: Sequence[str], metrics: Sequence[str], chance: float | None,
-            line: bool, extra: Sequence[tuple[Line2D, str]] = ()) -> None:
-    for c, scenario in enumerate(scenarios):
-        axes[0, c].set_title(scenario)
-    for r, metric in enumerate(metrics):
-        name = METRICS.get(metric, (metric,))[0]
-        axes[r, 0].set_ylabel(name.replace(" to oracle", "\nto oracle"))
-    handles = [styles.handle(lab, line=line) for lab in labels] + [h for h, _ in extra]
-    texts = list(labels) + [t for _, t in extra]
-    if chance is not None:
-        handles.append(Line2D([], [], color="0.5", linestyle="--", linewidth=0.8))
-        texts.append("chance")
-    ncol = min(len(texts), max(1, int(fig.get_figwidth() // 1.6)))
-    fig.legend(handles, texts, loc="outside lower center", frameon=False, ncol=ncol)
-
-
 def _lines(ax: Axes, groups: Sequence[Group], labels: Sequence[str], scenario: str,
            metric: str, styles: Styles, *, linestyle: str = "-", band: bool = True) -> None:
     """One line per method label over the groups' levels (± std band)."""
     for lab in labels:
-        pts = sorted((level_of(g), g.stat(metric)) for g in groups
-                     if g.scenario == scenario and g.label == lab
-                     and math.isfinite(g.stat(metric).mean))
-        if not pts:
-            continue
-        x = np.array([p[0] for p in pts])
-        y = np.array([p[1].mean for p in pts])
-        s = styles.style(lab)
-        oracle = s.marker == "*"
-        ax.plot(x, y, color=s.colour, marker=s.marker, markersize=7 if oracle else 4,
-                linewidth=1.2, linestyle=linestyle, zorder=3 if oracle else 2)
-        if band:
-            e = np.array([p[1].std if math.isfinite(p[1].std) else 0.0 for p in pts])
-            ax.fill_between(x, y - e, y + e, color=s.colour, alpha=0.1, linewidth=0)
+        metric_line(ax, groups, scenario, lab, metric, level_of, styles, linewidth=1.2,
+                    markersize=(7, 4), band_alpha=0.1 if band else None, linestyle=linestyle)
 
 
 def _family_groups(summary: Summary, where: str, kind: str) -> list[Group]:
@@ -209,16 +149,16 @@ def line_figure(summary: Summary, where: str, kind: str, styles: Styles, plots_d
     if len(levels) < 2 or not metrics:
         return None
     labels = [lab for lab in summary.labels() if any(g.label == lab for g in groups)]
-    fig, axes = _grid(len(metrics), len(scenarios), (3.1, 1.9))
+    fig, axes = metric_grid(len(metrics), len(scenarios), (3.1, 1.9))
     seeds = max(g.n_seeds for g in groups)
     for c, scenario in enumerate(scenarios):
         for r, metric in enumerate(metrics):
             ax = axes[r, c]
             _lines(ax, groups, labels, scenario, metric, styles)
             _panel_axes(ax, kind, levels, metric, chance, bottom=r == len(metrics) - 1)
-    _finish(fig, axes, labels, styles, scenarios, metrics, chance, line=True)
+    label_metric_grid(fig, axes, labels, styles, scenarios, metrics, chance, line=True)
     title = KIND_TEXT.get(kind, (f"{kind} noise",))[0]
-    _title(fig, f"{title} · {where_text(where)} (mean ± std over {seeds} seeds)")
+    wrapped_title(fig, f"{title} · {where_text(where)} (mean ± std over {seeds} seeds)")
     name = f"{where}_{kind}.png"
     file = save_figure(fig, plots_dir, name)
     caption = (f"{title} with {where_text(where)}: each metric against the noise "
@@ -231,7 +171,7 @@ def _panel_axes(ax: Axes, kind: str, levels: Sequence[float], metric: str, chanc
                 *, bottom: bool) -> None:
     """Noise-strength x axis, metric y axis and grid of one panel; x label on the bottom row."""
     _x_axis(ax, kind, levels)
-    _y_axis(ax, metric, chance)
+    metric_y_axis(ax, metric, chance)
     ax.grid(alpha=0.3)
     if bottom:
         ax.set_xlabel(KIND_TEXT.get(kind, ("", f"{kind} level"))[1])
@@ -257,7 +197,7 @@ def compare_figure(summary: Summary, kind: str, styles: Styles, plots_dir: Path,
     levels = sorted({level_of(g) for gs in per_where.values() for g in gs})
     labels = [lab for lab in summary.labels()
               if any(g.label == lab for gs in per_where.values() for g in gs)]
-    fig, axes = _grid(len(metrics), len(scenarios), (3.3, 2.0))
+    fig, axes = metric_grid(len(metrics), len(scenarios), (3.3, 2.0))
     for c, scenario in enumerate(scenarios):
         for r, metric in enumerate(metrics):
             ax = axes[r, c]
@@ -267,17 +207,19 @@ def compare_figure(summary: Summary, kind: str, styles: Styles, plots_dir: Path,
             _panel_axes(ax, kind, levels, metric, chance, bottom=r == len(metrics) - 1)
     extra = [(Line2D([], [], color="0.3", linestyle=linestyle_of(w)), f"noise: {w}")
              for w in wheres]
-    _finish(fig, axes, labels, styles, scenarios, metrics, chance, line=True, extra=extra)
+    label_metric_grid(fig, axes, labels, styles, scenarios, metrics, chance, line=True,
+                      extra=extra)
     title = KIND_TEXT.get(kind, (f"{kind} noise",))[0]
     if base is None:
-        _title(fig, f"{title}: where the noise acts ({', '.join(wheres)}; means over seeds)")
+        wrapped_title(fig, f"{title}: where the noise acts ({', '.join(wheres)}; "
+                           "means over seeds)")
         name = f"compare_{kind}.png"
         caption = (f"{title} at each placement on shared axes (solid: eval, dashed: both, "
                    "dotted: train; means over seeds, bands omitted): the gap between line "
                    "styles is the effect of training and unlearning under the noise.")
         heading = f"{title}: eval vs both/train"
     else:
-        _title(fig, f"{title}: mitigation ({', '.join(wheres)}; means over seeds)")
+        wrapped_title(fig, f"{title}: mitigation ({', '.join(wheres)}; means over seeds)")
         name = f"mitigation_{base}_{kind}.png"
         caption = (f"{title} with {where_text(base)}, unmitigated (solid) and mitigated "
                    "(dash-dot: zero-noise extrapolation, dotted: readout mitigation); a "
@@ -301,8 +243,8 @@ def bar_figure(summary: Summary, where: str, styles: Styles, plots_dir: Path,
               if g.noise in cats and (is_reference(g) or where_of(g) == where)}
     labels = [lab for lab in summary.labels() if any(k[2] == lab for k in groups)]
     width = 0.8 / len(labels)
-    fig, axes = _grid(len(metrics), len(scenarios),
-                      (max(3.2, len(cats) * (0.14 * len(labels) + 0.35)), 1.9))
+    fig, axes = metric_grid(len(metrics), len(scenarios),
+                            (max(3.2, len(cats) * (0.14 * len(labels) + 0.35)), 1.9))
     seeds = max(g.n_seeds for g in groups.values())
     for c, scenario in enumerate(scenarios):
         for r, metric in enumerate(metrics):
@@ -313,19 +255,18 @@ def bar_figure(summary: Summary, where: str, styles: Styles, plots_dir: Path,
                 for i, cat in enumerate(cats):
                     g = groups.get((cat, scenario, lab))
                     if g is not None and math.isfinite(g.stat(metric).mean):
-                        xs.append(i + (j - (len(labels) - 1) / 2) * width)
+                        xs.append(i + dodge(j, len(labels), width))
                         hs.append(g.stat(metric).mean)
                         es.append(g.stat(metric).std)
-                ax.bar(xs, hs, width * 0.95, yerr=es, color=s.colour, hatch=s.hatch,
-                       edgecolor="black", linewidth=0.4, capsize=1.5,
-                       error_kw={"elinewidth": 0.7})
+                draw_bars(ax, xs, hs, es, s, width, linewidth=0.4, capsize=1.5,
+                          elinewidth=0.7)
             ax.set_xticks(range(len(cats)), [c.removeprefix("device-") for c in cats])
-            _y_axis(ax, metric, chance)
+            metric_y_axis(ax, metric, chance)
             ax.grid(axis="y", alpha=0.3)
             ax.set_axisbelow(True)
-    _finish(fig, axes, labels, styles, scenarios, metrics, chance, line=False)
-    _title(fig, f"Device noise models · {where_text(where)} "
-                f"(mean ± std over {seeds} seeds)")
+    label_metric_grid(fig, axes, labels, styles, scenarios, metrics, chance, line=False)
+    wrapped_title(fig, f"Device noise models · {where_text(where)} "
+                       f"(mean ± std over {seeds} seeds)")
     name = f"{where}_devices.png"
     file = save_figure(fig, plots_dir, name)
     caption = (f"Noise models of fake IBM devices with {where_text(where)}, next "

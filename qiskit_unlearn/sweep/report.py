@@ -16,7 +16,7 @@ from typing import Any
 
 from qiskit_unlearn.report.inputs import IDENTITY_COLUMNS, ReportError, load_manifest, read_table
 from qiskit_unlearn.report.markdown import HEADERS, stat_table
-from qiskit_unlearn.report.plots import Plot, Styles
+from qiskit_unlearn.report.style import Plot, Styles
 from qiskit_unlearn.report.tables import Group, Summary, fmt_duration, summarize, write_summary_csv
 from qiskit_unlearn.storage import write_atomic
 from qiskit_unlearn.sweep.axes import GRID_COLUMN

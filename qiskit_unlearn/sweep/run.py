@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import hashlib
-import io
 import json
 import math
 import multiprocessing
@@ -30,16 +28,15 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qiskit_unlearn.storage import utc_now
+from qiskit_unlearn.storage import digest, utc_now
 from qiskit_unlearn.sweep.axes import GridPoint, expand_grid, point_config
 from qiskit_unlearn.sweep.grid import REFERENCE_RUN, Run, SweepError, describe, expand_sweep
 
 MARKER = "sweep-run.json"
-EXACT_BACKENDS = ("statevector", "aer")
 #: Per-run tables combined at the sweep root (when a run wrote them), grid and noise columns
 #: added: forgetting quality, and memorisation (written by runs that estimate it).
 EXTRA_TABLES = ("forgetting_quality.csv", "memorisation.csv")
@@ -47,20 +44,18 @@ EXTRA_TABLES = ("forgetting_quality.csv", "memorisation.csv")
 
 @dataclass(frozen=True)
 class Job:
-    """One run of the sweep: a noise run at one grid point."""
+    """One run of the sweep, a noise run at one grid point, with what its place in the sweep
+    makes of it: the run directory (relative to the sweep folder) and the columns every row
+    of the run carries (grid columns, then noise columns)."""
 
     point: GridPoint
     run: Run
+    path: str = field(init=False, compare=False)
+    columns: dict[str, Any] = field(init=False, compare=False, hash=False)
 
-    @property
-    def path(self) -> str:
-        """The run directory relative to the sweep folder."""
-        return self.point.prefix + self.run.path
-
-    @property
-    def columns(self) -> dict[str, Any]:
-        """Grid columns, then noise columns: what every row of this run carries."""
-        return {**self.point.columns, **self.run.columns}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", self.point.prefix + self.run.path)
+        object.__setattr__(self, "columns", {**self.point.columns, **self.run.columns})
 
 
 def plan(cfg: Mapping[str, Any]) -> list[Run]:
@@ -128,15 +123,16 @@ def preflight(cfg: Mapping[str, Any], runs: Sequence[Run]) -> None:
 def _preflight_point(cfg: Mapping[str, Any], runs: Sequence[Run]) -> None:
     from qiskit.circuit import ParameterVector, QuantumCircuit
 
-    from qiskit_unlearn import make_qnn
-    from qiskit_unlearn.backends.base import BackendError
+    from qiskit_unlearn.backends.base import BackendError, backend_entry
+    from qiskit_unlearn.models import MODELS
+    from qiskit_unlearn.qnn import make_qnn
 
     n = cfg["model"].get("num_qubits")
-    if cfg["model"]["kind"] == "mlp" or not isinstance(n, int):
+    if MODELS[cfg["model"]["kind"]].classical or not isinstance(n, int):
         raise SweepError(f"model.kind = {cfg['model']['kind']!r} has no quantum layer (no "
                          "model.num_qubits); noise sweeps need a hybrid or VQC model")
     base = dict(cfg["backend"])
-    if base["name"] not in EXACT_BACKENDS or {"shots", "precision"} & set(base):
+    if not backend_entry(base["name"]).exact or {"shots", "precision"} & set(base):
         raise SweepError(f"backend = {base} is not exact; a sweep's reference is the config's "
                          "[backend], so use name = \"statevector\" (or \"aer\" without shots)")
     xs = ParameterVector("x", n)
@@ -160,9 +156,7 @@ def _preflight_point(cfg: Mapping[str, Any], runs: Sequence[Run]) -> None:
 
 def fingerprint(cfg: Mapping[str, Any], backend: Mapping[str, Any] | None,
                 columns: Mapping[str, Any]) -> str:
-    text = json.dumps({"cfg": cfg, "eval_backend": backend, "columns": columns},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return digest({"cfg": cfg, "eval_backend": backend, "columns": columns})[:24]
 
 
 def _silent(*_: Any) -> None:
@@ -174,7 +168,7 @@ def execute(task: Mapping[str, Any]) -> dict[str, Any]:
 
     Module-level (and fed plain data) so that worker processes can run it.
     """
-    from qiskit_unlearn.pipeline import run_experiment
+    from qiskit_unlearn.run import run_experiment
     from qiskit_unlearn.storage import FileError, read_json, write_json
 
     run_dir = Path(task["run_dir"])
@@ -187,8 +181,11 @@ def execute(task: Mapping[str, Any]) -> dict[str, Any]:
         if done.get("fingerprint") == task["fingerprint"]:
             return {"status": "skipped", "seconds": done.get("seconds", math.nan)}
     start = time.perf_counter()
+    from qiskit_unlearn.report import write_report
+
     run_experiment(task["cfg"], run_dir, cache_dir=Path(task["cache_dir"]),
-                   progress=task["progress"], echo=_silent, report=task["report"],
+                   progress=task["progress"], echo=_silent,
+                   report=write_report if task["report"] else None,
                    eval_backend=task["eval_backend"], extra_columns=task["columns"],
                    donors=tuple(Path(d) for d in task["donors"]))
     seconds = time.perf_counter() - start
@@ -253,7 +250,7 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
     ``jobs`` > 1 runs settings in that many worker processes; ``run_reports`` also writes each
     run directory's own report.
     """
-    from qiskit_unlearn.rundir import Manifest, claim, config_fingerprint, locked
+    from qiskit_unlearn.run.rundir import Manifest, claim, config_fingerprint, locked
 
     if jobs < 1:
         raise SweepError(f"jobs must be >= 1, got {jobs}")
@@ -274,7 +271,7 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
 def _sweep(cfg: Mapping[str, Any], runs: Sequence[Job], out_dir: Path, manifest: Any, *,
            cache_dir: Path | None, progress: bool, echo: Callable[[str], Any], jobs: int,
            run_reports: bool) -> None:
-    from qiskit_unlearn.experiment import package_versions
+    from qiskit_unlearn.run.outputs import package_versions
     from qiskit_unlearn.sweep.report import write_sweep_report
 
     cache = Path(cache_dir) if cache_dir is not None else out_dir / "models"
@@ -329,25 +326,18 @@ def combine(out_dir: Path, runs: Sequence[Job], name: str = "results.csv") -> in
     ``results.csv`` rows carry the grid and noise columns already; the extra tables
     (:data:`EXTRA_TABLES`) get them here, and are written only when some run has one.
     """
-    from qiskit_unlearn.storage import write_atomic
+    from qiskit_unlearn.storage import write_csv
 
     rows: list[dict[str, str]] = []
-    fields: list[str] = []
     for job in runs:
         path = out_dir / job.path / name
         if name != "results.csv" and not path.is_file():
             continue
         added = {} if name == "results.csv" else {k: str(v) for k, v in job.columns.items()}
         with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            fields += [f for f in [*added, *(reader.fieldnames or [])] if f not in fields]
-            rows += [{**added, **row} for row in reader]
+            rows += [{**added, **row} for row in csv.DictReader(fh)]
     if not rows and name != "results.csv":
         (out_dir / name).unlink(missing_ok=True)
         return 0
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(out_dir / name, out.getvalue())
+    write_csv(out_dir / name, rows)
     return len(rows)

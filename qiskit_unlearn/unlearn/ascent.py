@@ -12,18 +12,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from qiskit_unlearn.train import as_tensors
-from qiskit_unlearn.unlearn.base import (
-    Checked,
-    UnlearnData,
-    batches,
-    cross_entropy,
-    cycle,
-    gradients,
-    hqml_study,
-    paired_steps,
+from qiskit_unlearn.train import Batch, as_tensors, batches, cross_entropy
+from qiskit_unlearn.unlearn.base import Checked, UnlearnData, hqml_study, register
+from qiskit_unlearn.unlearn.steps import (
+    PairedBatches,
+    ascent_loss,
+    batch_grads,
+    mean_square,
     per_sample_grads,
-    register,
     run_epochs,
     trainable,
 )
@@ -48,9 +44,7 @@ def gradient_ascent(model: nn.Module, data: UnlearnData,
     the defaults (5 epochs, Adam, lr 0.01; the HQML study runs 10) are sized for the small
     hybrids.
     """
-    return run_epochs(model, data, params, data.forget,
-                      lambda x, y, _: -cross_entropy(model, x, y), epochs=params["epochs"],
-                      batch_size=params["batch_size"])
+    return run_epochs(model, data, params, data.forget, ascent_loss(model))
 
 
 def diagonal_fisher(model: nn.Module, data: UnlearnData, samples: int) -> list[torch.Tensor]:
@@ -63,11 +57,7 @@ def diagonal_fisher(model: nn.Module, data: UnlearnData, samples: int) -> list[t
     weights = trainable(model)
     x, y = as_tensors(data.retain)
     pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(data.seed))[:samples]
-    fisher = [torch.zeros_like(w) for w in weights]
-    for grads in per_sample_grads(model, x[pick], y[pick], weights):
-        for f, g in zip(fisher, grads, strict=True):
-            f.add_(g.detach() ** 2)
-    return [f / max(len(pick), 1) for f in fisher]
+    return mean_square(per_sample_grads(model, x[pick], y[pick], weights), weights)
 
 
 def _fisher_rules(check: Checked) -> None:
@@ -91,11 +81,17 @@ def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -
     first-order per-sample gradients (no Hessian through the quantum layer). ``ewc_lambda=10``
     is the HQML study's value; that study estimates F from squared *batch* gradients on the
     *forget* set, which anchors exactly the weights the ascent needs to move, so the retain
-    set is used here as EWC intends (protect what must be kept).
+    set is used here as EWC intends (protect what must be kept); ``faithful=True`` uses the
+    study's (:func:`forget_batch_fisher`).
     """
     lam, samples = params["ewc_lambda"], params["fisher_samples"]
     weights = trainable(model)
-    fisher = diagonal_fisher(model, data, samples)
+    if params["faithful"]:  # the study's Fisher: squared forget-batch gradients
+        fisher = forget_batch_fisher(model, data, params["batch_size"])
+        used = len(data.forget[1])
+    else:
+        fisher = diagonal_fisher(model, data, samples)
+        used = min(samples, len(data.retain[1]))
     anchor = [w.detach().clone() for w in weights]
 
     terms = {"ascent": 0.0, "penalty": 0.0}
@@ -107,11 +103,10 @@ def fisher_ascent(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -
         terms.update(ascent=abs(ascent.item()), penalty=float(0.5 * lam * penalty.item()))
         return ascent + 0.5 * lam * penalty
 
-    info = run_epochs(model, data, params, data.forget, loss, epochs=params["epochs"],
-                      batch_size=params["batch_size"])
+    info = run_epochs(model, data, params, data.forget, loss)
     share = terms["penalty"] / (terms["penalty"] + terms["ascent"] + 1e-300)
     return {**info, "fisher_source": "forget batches" if params["faithful"] else "retain",
-            "fisher_samples": min(samples, len(data.retain[1])),
+            "fisher_samples": used,
             "fisher_mean": float(torch.cat([f.flatten() for f in fisher]).mean()),
             "penalty_share_last_step": share}
 
@@ -121,13 +116,8 @@ def forget_batch_fisher(model: nn.Module, data: UnlearnData,
     """The HQML study's Fisher: mean over forget minibatches of the squared *batch* gradient
     of the cross-entropy (not per-sample squares, and on the data to be forgotten)."""
     weights = trainable(model)
-    fisher = [torch.zeros_like(w) for w in weights]
-    count = 0
-    for x, y in batches(data.forget, batch_size, data.seed, 0):
-        for f, g in zip(fisher, gradients(cross_entropy(model, x, y), weights), strict=True):
-            f.add_(g.detach() ** 2)
-        count += 1
-    return [f / max(count, 1) for f in fisher]
+    pieces = batches(data.forget, batch_size, data.seed, 0)
+    return mean_square(batch_grads(model, pieces, weights), weights)
 
 
 @register("neggrad+", defaults={"epochs": 5, "lr": 0.01, "batch_size": 16,
@@ -149,13 +139,9 @@ def neggrad_plus(model: nn.Module, data: UnlearnData, params: dict[str, Any]) ->
     alpha = 1, a much stronger ascent, and ``pairing = "shortest"`` (an epoch ends with the
     forget set: one or two steps for a small one).
     """
-    alpha, batch_size = params["alpha"], params["batch_size"]
-    forget = cycle(data.forget, batch_size, data.seed)
+    alpha = params["alpha"]
 
-    def loss(x: torch.Tensor, y: torch.Tensor, _: float) -> torch.Tensor:
-        fx, fy = next(forget)
-        return cross_entropy(model, x, y) - alpha * cross_entropy(model, fx, fy)
+    def loss(retain: Batch, forget: Batch, _: float) -> torch.Tensor:
+        return cross_entropy(model, *retain) - alpha * cross_entropy(model, *forget)
 
-    return run_epochs(model, data, params, data.retain, loss, epochs=params["epochs"],
-                      batch_size=batch_size,
-                      steps_per_epoch=paired_steps(data, params, batch_size))
+    return run_epochs(model, data, params, PairedBatches(data, params), loss)

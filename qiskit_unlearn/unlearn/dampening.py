@@ -14,16 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from qiskit_unlearn.unlearn.base import (
-    ArrayPair,
-    Checked,
-    UnlearnData,
-    batches,
-    cross_entropy,
-    log_epoch,
-    named_trainable,
-    register,
-)
+from qiskit_unlearn.train import batches
+from qiskit_unlearn.unlearn.base import ArrayPair, Checked, UnlearnData, register
+from qiskit_unlearn.unlearn.steps import batch_grads, log_epoch, mean_square, named_trainable
 
 
 def importances(model: nn.Module, data: ArrayPair,
@@ -31,17 +24,11 @@ def importances(model: nn.Module, data: ArrayPair,
     """Diagonal Fisher importance of every trainable weight: mean over minibatches of
     (∂ CE / ∂w)², as SSD's reference code computes it (``batch_size=1``: per-sample Fisher)."""
     named = named_trainable(model)
-    total = {n: torch.zeros_like(p) for n, p in named}
-    count = 0
+    weights = [p for _, p in named]
     model.eval()
-    for x, y in batches(data, batch_size, 0, 0, shuffle=False):
-        grads = torch.autograd.grad(cross_entropy(model, x, y), [p for _, p in named],
-                                    allow_unused=True)
-        for (name, _), g in zip(named, grads, strict=True):
-            if g is not None:
-                total[name] += g.detach() ** 2
-        count += 1
-    return {n: t / max(count, 1) for n, t in total.items()}
+    pieces = batches(data, batch_size, 0, 0, shuffle=False)
+    fisher = mean_square(batch_grads(model, pieces, weights), weights)
+    return {name: f for (name, _), f in zip(named, fisher, strict=True)}
 
 
 def dampen(model: nn.Module, forget_importance: dict[str, torch.Tensor],

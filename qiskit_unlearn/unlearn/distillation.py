@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,23 +20,24 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qiskit_unlearn.train import evaluate, predict_logits
+from qiskit_unlearn.train import batches, clone_state, cross_entropy, evaluate, predict_logits
 from qiskit_unlearn.unlearn.base import (
     HQML_REFERENCE,
     ArrayPair,
     Checked,
     UnlearnData,
-    batches,
     clone_model,
-    cross_entropy,
-    cycle,
-    descend,
     fresh_model,
     hqml_study,
+    register,
+    val_of_classes,
+)
+from qiskit_unlearn.unlearn.steps import (
+    PairedBatches,
+    descend,
     log_epoch,
     make_optimizer,
-    paired_steps,
-    register,
+    run_epochs,
 )
 
 SCRUB_REFERENCE = ("Kurmanji, Triantafillou, Hayes, Triantafillou: Towards Unbounded Machine "
@@ -103,17 +103,15 @@ def _scrub_epochs(model: nn.Module, data: UnlearnData, params: dict[str, Any],
             target = teacher(x)
         return distill_kl(model(x), target, t)
 
-    forget = cycle(data.forget, params["forget_batch_size"], seed)  # hqml: paired batches
-    steps = paired_steps(data, params, params["batch_size"], params["forget_batch_size"])
+    pairs = PairedBatches(data, params, forget_batch_size=params["forget_batch_size"])  # hqml
     for epoch in range(1, params["epochs"] + 1):
         model.train()
         stats: dict[str, float] = {}
         if params["variant"] == "hqml":
             stats["loss"] = sum(
-                descend(opt, params["lambda_r"] * kl(x) - params["lambda_f"] * kl(next(forget)[0]),
+                descend(opt, params["lambda_r"] * kl(xr) - params["lambda_f"] * kl(xf),
                         f"{method} loss")
-                for x, _ in itertools.islice(batches(data.retain, params["batch_size"], seed,
-                                                     epoch), steps))
+                for (xr, _), (xf, _) in pairs.epoch(epoch))
         else:
             if epoch <= params["msteps"]:
                 stats["forget_kl"] = -sum(
@@ -152,9 +150,8 @@ def _held_out_like_forget(data: UnlearnData) -> ArrayPair:
     SCRUB+R compares the forget error with the error on unseen data *from the forget set's
     distribution*; for a subset forget set that is the whole validation split.
     """
-    x, y = data.val
-    keep = np.isin(y, np.unique(data.forget[1]))
-    return (x[keep], y[keep]) if keep.any() else data.val
+    held_out = val_of_classes(data, data.forget[1])
+    return held_out if len(held_out[1]) else data.val
 
 
 def _error(model: nn.Module, xy: ArrayPair) -> float:
@@ -177,7 +174,7 @@ def scrub_rewind(model: nn.Module, data: UnlearnData, params: dict[str, Any]) ->
     """
     checkpoints: dict[int, dict[str, torch.Tensor]] = {}
     for epoch in _scrub_epochs(model, data, params, "scrub+r"):
-        checkpoints[epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        checkpoints[epoch] = clone_state(model)
     final = max(checkpoints)
     forget_error = _error(model, data.forget)
     reference = _error(model, _held_out_like_forget(data))
@@ -228,12 +225,7 @@ def bad_teacher(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> 
     targets = torch.cat([predict_logits(fresh_model(model, seed=data.seed + 1), xf),
                          predict_logits(model, xr[keep])])
     mixed = (x, np.arange(len(x)))  # minibatches of inputs and of row indices into targets
-    opt = make_optimizer(model, params)
-    for epoch in range(1, params["epochs"] + 1):
-        model.train()
-        total = 0.0
-        for xb, idx in batches(mixed, params["batch_size"], data.seed, epoch):
-            loss = distill_kl(model(xb), targets[idx], params["temperature"])
-            total += descend(opt, loss, "bad-teacher KL")
-        log_epoch(model, data, epoch, loss=total)
+    run_epochs(model, data, params, mixed,
+               lambda xb, idx, _: distill_kl(model(xb), targets[idx], params["temperature"]),
+               what="bad-teacher KL", summed_loss=True)
     return {"retain_samples_used": n_keep, "incompetent_seed": data.seed + 1}

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from qiskit_unlearn.registry import Registry
+
 if TYPE_CHECKING:
     from qiskit_unlearn.unlearn.base import UnlearnData
 
@@ -150,7 +152,7 @@ class Method:
         return checked
 
 
-METHODS: dict[str, Method] = {}
+METHODS: Registry[Method] = Registry("unlearning method", UnlearnError)
 
 
 def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: str,
@@ -166,8 +168,6 @@ def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: st
     """
 
     def wrap(fn: MethodFn) -> MethodFn:
-        if name in METHODS:
-            raise RuntimeError(f"unlearning method {name!r} registered twice")
         full = dict(defaults)
         if "epochs" in full and "patience" not in full:
             full = {**full, **{k: v for k, v in EARLY_STOPPING.items() if k not in full}}
@@ -192,7 +192,7 @@ def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: st
         except UnlearnError as exc:
             raise RuntimeError(f"the study settings of {name!r} break its rules: {exc}") \
                 from None
-        METHODS[name] = replace(entry, rules={k: rules[k] for k in entry.defaults})
+        METHODS.add(name, replace(entry, rules={k: rules[k] for k in entry.defaults}))
         return fn
 
     return wrap
@@ -204,10 +204,7 @@ def resolve_params(method: str, overrides: Mapping[str, Any] | None = None) -> d
     Everything that does not depend on the model or the data is checked here, so callers (the
     config loader among them) reject an impossible value before any training.
     """
-    if method not in METHODS:
-        raise UnlearnError(f"unknown unlearning method {method!r}; choose one of "
-                           f"{', '.join(sorted(METHODS))}")
-    params = dict(METHODS[method].defaults)
+    params = dict(METHODS.lookup(method).defaults)
     for key, value in (overrides or {}).items():
         if key not in params:
             raise UnlearnError(f"method {method!r} has no hyperparameter {key!r}; its "

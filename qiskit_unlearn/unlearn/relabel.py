@@ -10,10 +10,8 @@ retain set keeps its own.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -21,24 +19,25 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from qiskit_unlearn.train import as_tensors, predict_logits
+from qiskit_unlearn.train import Batch, as_tensors, batches, cross_entropy, predict_logits
 from qiskit_unlearn.unlearn.base import (
     HQML_REFERENCE,
     ArrayPair,
     Checked,
     UnlearnData,
     UnlearnError,
-    batches,
     clone_model,
-    cross_entropy,
-    cycle,
-    finite,
     hqml_study,
+    register,
+)
+from qiskit_unlearn.unlearn.steps import (
+    PairedBatches,
+    ce_loss,
+    finite,
     log_epoch,
     make_optimizer,
     named_trainable,
-    paired_steps,
-    register,
+    run_epochs,
     trainable,
 )
 
@@ -62,32 +61,6 @@ def _non_negative(*names: str) -> Callable[[Checked], None]:
             check.number(name, allow_low=True)
 
     return rules
-
-
-def _fit(model: nn.Module, data: UnlearnData, params: dict[str, Any], source: ArrayPair,
-         loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], what: str,
-         mask: dict[str, torch.Tensor] | None = None) -> None:
-    """``epochs`` passes of one optimiser step on ``loss(x, y)`` per seeded minibatch of
-    ``source`` (cut short by ``pairing = "shortest"``), gradients outside ``mask`` zeroed;
-    logs each epoch's summed loss."""
-    named = named_trainable(model)
-    opt = make_optimizer(model, params)
-    steps = paired_steps(data, params, params["batch_size"])
-    for epoch in range(1, params["epochs"] + 1):
-        model.train()
-        total = 0.0
-        for x, y in itertools.islice(batches(source, params["batch_size"], data.seed, epoch),
-                                     steps):
-            value = loss(x, y)
-            total += finite(value.item(), what)
-            opt.zero_grad()
-            value.backward()
-            if mask is not None:
-                for name, p in named:
-                    if p.grad is not None:
-                        p.grad.mul_(mask[name])
-            opt.step()
-        log_epoch(model, data, epoch, loss=total)
 
 
 # --- Q-MUL ------------------------------------------------------------------------------------
@@ -155,14 +128,11 @@ def q_mul(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[s
     sign = -1.0 if params["faithful"] else 1.0
     weights = trainable(model)
     opt = make_optimizer(model, params)
-    forget = cycle(data.forget, params["batch_size"], data.seed)
-    steps = paired_steps(data, params, params["batch_size"])
+    pairs = PairedBatches(data, params)
     for epoch in range(1, params["epochs"] + 1):
         model.train()
         ws = []
-        for xr, yr in itertools.islice(batches(data.retain, params["batch_size"], data.seed,
-                                               epoch), steps):
-            xf, yf = next(forget)
+        for (xr, yr), (xf, yf) in pairs.epoch(epoch):
             loss_r = cross_entropy(model, xr, yr)
             loss_f = cross_entropy(model, xf, lookup[yf])
             g_r = torch.autograd.grad(loss_r, weights, allow_unused=True)
@@ -203,13 +173,12 @@ def lca(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str
     """
     _need_classes("lca", data)
     complement = complement_labels(data.forget, data.num_classes)
-    pairs = cycle(complement, params["batch_size"], data.seed)
 
-    def loss(xr: torch.Tensor, yr: torch.Tensor) -> torch.Tensor:
-        xc, yc = next(pairs)
-        return cross_entropy(model, xr, yr) + params["beta"] * cross_entropy(model, xc, yc)
+    def loss(retain: Batch, pair: Batch, _: float) -> torch.Tensor:
+        return cross_entropy(model, *retain) + params["beta"] * cross_entropy(model, *pair)
 
-    _fit(model, data, params, data.retain, loss, "lca loss")
+    run_epochs(model, data, params, PairedBatches(data, params, partner=complement), loss,
+               what="lca loss", summed_loss=True)
     return {"complement_pairs": len(complement[1])}
 
 
@@ -223,11 +192,12 @@ def _with_input_gradients(model: nn.Module) -> nn.Module:
     return model
 
 
-def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
+def fgsm(x: torch.Tensor, loss: Callable[[torch.Tensor], torch.Tensor], eps: float,
          low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
-    """x + eps·sign(∇ₓ CE(model(x), y)), clipped to [low, high] elementwise."""
+    """x + eps·sign(∇ₓ loss(x)), clipped to [low, high] elementwise (one FGSM step: against
+    the labels with a cross-entropy, or the HQML study's ascent of KL(p ‖ uniform))."""
     x = x.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(cross_entropy(model, x, y), x)
+    (grad,) = torch.autograd.grad(loss(x), x)
     return torch.clamp(x + eps * grad.sign(), low, high).detach()
 
 
@@ -252,19 +222,19 @@ def adv_uniform(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> 
     work = _with_input_gradients(model)
     x_all = torch.cat([as_tensors(data.retain)[0], as_tensors(data.forget)[0]])
     low, high = x_all.min(dim=0).values, x_all.max(dim=0).values
-    forget = cycle(data.forget, params["batch_size"], data.seed)
 
-    def loss(xr: torch.Tensor, yr: torch.Tensor) -> torch.Tensor:
-        xf, yf = next(forget)
+    def loss(retain: Batch, forget: Batch, _: float) -> torch.Tensor:
+        xf, yf = forget
         if params["faithful"]:
-            x_adv = _fgsm_kl(work, xf, params["eps"], low, high)
+            x_adv = fgsm(xf, lambda x: _kl_to_uniform(work(x)), params["eps"], low, high)
             uniform = _kl_to_uniform(work(x_adv))
         else:
-            x_adv = fgsm(work, xf, yf, params["eps"], low, high)
+            x_adv = fgsm(xf, lambda x: cross_entropy(work, x, yf), params["eps"], low, high)
             uniform = -F.log_softmax(work(x_adv).float(), dim=1).mean(dim=1).mean()
-        return cross_entropy(work, xr, yr) + params["lam"] * uniform
+        return cross_entropy(work, *retain) + params["lam"] * uniform
 
-    _fit(work, data, params, data.retain, loss, "adv-uniform loss")
+    run_epochs(work, data, params, PairedBatches(data, params), loss, what="adv-uniform loss",
+               summed_loss=True)
     if work is not model:
         model.load_state_dict(work.state_dict())
     return {"input_gradients_twin": work is not model}
@@ -274,14 +244,6 @@ def _kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
     """Mean KL(p ‖ uniform) = Σ p log p + log C (the HQML study's penalty)."""
     log_p = F.log_softmax(logits.float(), dim=1)
     return (log_p.exp() * log_p).sum(dim=1).mean() + math.log(logits.shape[1])
-
-
-def _fgsm_kl(model: nn.Module, x: torch.Tensor, eps: float, low: torch.Tensor,
-             high: torch.Tensor) -> torch.Tensor:
-    """The HQML study's FGSM: x + eps·sign(∇ₓ KL(p ‖ uniform)), clipped to [low, high]."""
-    x = x.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(_kl_to_uniform(model(x)), x)
-    return torch.clamp(x + eps * grad.sign(), low, high).detach()
 
 
 # --- random labels and SalUn ------------------------------------------------------------------
@@ -313,8 +275,8 @@ def random_labels(model: nn.Module, data: UnlearnData,
     and relabelled forget samples are shuffled into the same minibatches with plain CE.
     """
     _need_classes("random-labels", data)
-    _fit(model, data, params, _relabelled_union(data), partial(cross_entropy, model),
-         "random-labels loss")
+    run_epochs(model, data, params, _relabelled_union(data), ce_loss(model),
+               what="random-labels loss", summed_loss=True)
     return {}
 
 
@@ -355,7 +317,7 @@ def salun(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[s
     """
     _need_classes("salun", data)
     mask = saliency_mask(model, data.forget, params["fraction"], params["batch_size"])
-    _fit(model, data, params, _relabelled_union(data), partial(cross_entropy, model),
-         "salun loss", mask)
+    run_epochs(model, data, params, _relabelled_union(data), ce_loss(model), mask=mask,
+               what="salun loss", summed_loss=True)
     kept = sum(int(m.sum()) for m in mask.values())
     return {"masked_weights": kept, "total_weights": sum(m.numel() for m in mask.values())}

@@ -8,39 +8,39 @@ retain set, so they forget only what the retain data pulls the weights away from
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from qiskit_unlearn.models import QuantumLayer
-from qiskit_unlearn.train import TrainConfig, evaluate, train
+from qiskit_unlearn.train import TrainConfig, batches, cross_entropy, evaluate, train
 from qiskit_unlearn.unlearn.base import (
     Checked,
-    StepLoss,
+    MethodFn,
     UnlearnData,
     UnlearnError,
-    batches,
-    cross_entropy,
-    finite,
     fresh_model,
-    gradients,
     hqml_study,
+    register,
+    retained_val,
+)
+from qiskit_unlearn.unlearn.steps import (
+    ascent_loss,
+    ce_loss,
+    finite,
+    gradients,
     log_epoch,
     make_optimizer,
     per_sample_grads,
-    register,
-    retained_val,
     run_epochs,
     trainable,
 )
 
 VARIANTS = ("goel", "hqml")
-
-
-def _retain_ce(model: nn.Module) -> StepLoss:
-    return lambda x, y, _: cross_entropy(model, x, y)
+GOEL_REFERENCE = ("Goel et al. 2022, 'Towards adversarial evaluation of machine unlearning' "
+                  "(arXiv:2201.06640)")
 
 
 def _groups(model: nn.Module, method: str) -> list[str]:
@@ -84,6 +84,17 @@ def _check_k(model: nn.Module, method: str,
         raise UnlearnError(f"{method} (variant {variant!r}) {what}, so k must be <= {limit}; "
                            f"got k={k} for a model with layer groups {model.group_names}")
     return variant, k, names
+
+
+def _register_k(name: str, paper_name: str, *, epochs: int,
+                changes: str) -> Callable[[MethodFn], MethodFn]:
+    """The registration ``cf-k`` and ``eu-k`` share: Goel et al.'s k-group methods with the
+    same hyperparameters (but the default ``epochs``), rules and HQML-study settings."""
+    return register(name, defaults={"k": 1, "variant": "goel", "epochs": epochs, "lr": 0.01,
+                                    "batch_size": 16, "optimizer": "adam", "weight_decay": 0.0},
+                    check=_k_rules, family="partial retraining", changes=changes,
+                    reference=f"{GOEL_REFERENCE}, {paper_name}",
+                    study=hqml_study(variant="hqml", k=1, epochs=25))
 
 
 # --- the oracle -------------------------------------------------------------------------------
@@ -137,8 +148,7 @@ def finetune(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dic
     hybrid models are trained with. It forgets the forget set only as far as the retain data
     moves the weights, so it may leave a subset largely remembered.
     """
-    return run_epochs(model, data, params, data.retain, _retain_ce(model),
-                      epochs=params["epochs"], batch_size=params["batch_size"])
+    return run_epochs(model, data, params, data.retain, ce_loss(model))
 
 
 @register("l1-sparse", defaults={"epochs": 10, "lr": 0.01, "batch_size": 16, "gamma": 1e-4,
@@ -166,19 +176,12 @@ def l1_sparse(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> di
         l1 = sum(p.abs().sum() for p in model.parameters())
         return cross_entropy(model, x, y) + gamma * (1.0 - progress) * l1
 
-    info = run_epochs(model, data, params, data.retain, loss, epochs=params["epochs"],
-                      batch_size=params["batch_size"])
+    info = run_epochs(model, data, params, data.retain, loss)
     l1_norm = sum(float(p.detach().abs().sum()) for p in model.parameters())
     return {**info, "l1_norm": l1_norm}
 
 
-@register("cf-k", defaults={"k": 1, "variant": "goel", "epochs": 10, "lr": 0.01,
-                            "batch_size": 16, "optimizer": "adam", "weight_decay": 0.0},
-          check=_k_rules, family="partial retraining",
-          changes="last k layer groups (goel) / all but first k",
-          reference="Goel et al. 2022, 'Towards adversarial evaluation of machine unlearning' "
-                    "(arXiv:2201.06640), CF-k",
-          study=hqml_study(variant="hqml", k=1, epochs=25))
+@_register_k("cf-k", "CF-k", epochs=10, changes="last k layer groups (goel) / all but first k")
 def cf_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Catastrophic forgetting-k: fine-tune only the last k layer groups on the retain set.
 
@@ -191,27 +194,17 @@ def cf_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[st
     on every model here (a binary amplitude VQC has a single group).
     """
     variant, k, names = _check_k(model, "cf-k", params)
-    epochs, batch_size = params["epochs"], params["batch_size"]
     if variant == "goel":
         trained = model.freeze_all_but_last(k)
-        info = run_epochs(model, data, params, data.retain, _retain_ce(model), epochs=epochs,
-                          batch_size=batch_size, select_best=True)
+        info = run_epochs(model, data, params, data.retain, ce_loss(model), select_best=True)
     else:
         trained = names[k:]
         model.freeze_all_but_last(len(trained))
-        info = run_epochs(model, data, params, data.forget,
-                          lambda x, y, _: -cross_entropy(model, x, y), epochs=epochs,
-                          batch_size=batch_size)
+        info = run_epochs(model, data, params, data.forget, ascent_loss(model))
     return {**info, "variant": variant, "trained_groups": trained}
 
 
-@register("eu-k", defaults={"k": 1, "variant": "goel", "epochs": 20, "lr": 0.01,
-                            "batch_size": 16, "optimizer": "adam", "weight_decay": 0.0},
-          check=_k_rules, family="partial retraining",
-          changes="last k layer groups re-initialised",
-          reference="Goel et al. 2022, 'Towards adversarial evaluation of machine unlearning' "
-                    "(arXiv:2201.06640), EU-k",
-          study=hqml_study(variant="hqml", k=1, epochs=25))
+@_register_k("eu-k", "EU-k", epochs=20, changes="last k layer groups re-initialised")
 def eu_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[str, Any]:
     """Exact unlearning-k: re-initialise the last k layer groups and retrain on the retain set.
 
@@ -227,8 +220,7 @@ def eu_k(model: nn.Module, data: UnlearnData, params: dict[str, Any]) -> dict[st
     reset = [model.reset_group(name, seed=generator) for name in names[len(names) - k:]]
     if variant == "goel":
         model.freeze_all_but_last(k)
-    info = run_epochs(model, data, params, data.retain, _retain_ce(model),
-                      epochs=params["epochs"], batch_size=params["batch_size"],
+    info = run_epochs(model, data, params, data.retain, ce_loss(model),
                       select_best=variant == "goel")
     return {**info, "variant": variant, "reset_groups": reset}
 
@@ -284,14 +276,21 @@ def dp_epsilon(q: float, sigma: float, steps: int, delta: float,
     return eps, int(order)
 
 
+def _clip_factor(norm: float, clip: float) -> float:
+    """What scales a gradient of norm ``norm`` to norm <= ``clip``."""
+    return min(1.0, clip / (norm + 1e-12))
+
+
+def _norm(grads: Sequence[torch.Tensor]) -> float:
+    return float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
+
+
 def _clipped_sample_grad_sum(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                              weights: Sequence[nn.Parameter], clip: float) -> list[torch.Tensor]:
     """Sum over the batch of per-sample gradients, each scaled to norm <= ``clip``."""
     total = [torch.zeros_like(w) for w in weights]
     for sample in per_sample_grads(model, x, y, weights):
-        norm = finite(float(torch.sqrt(sum(g.pow(2).sum() for g in sample))),
-                      "a per-sample gradient norm")
-        factor = min(1.0, clip / (norm + 1e-12))
+        factor = _clip_factor(finite(_norm(sample), "a per-sample gradient norm"), clip)
         for t, g in zip(total, sample, strict=True):
             t.add_(g, alpha=factor)
     return total
@@ -303,8 +302,8 @@ def _clipped_batch_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     loss = cross_entropy(model, x, y)
     finite(loss.item(), "the fine-tuning loss")
     grads = gradients(loss, weights)
-    norm = float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
-    return [g * min(1.0, clip / (norm + 1e-12)) for g in grads]
+    factor = _clip_factor(_norm(grads), clip)
+    return [g * factor for g in grads]
 
 
 def _certified_rules(check: Checked) -> None:

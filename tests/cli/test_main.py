@@ -86,8 +86,9 @@ def _failing(exc: BaseException):
     (RuntimeError("boom"), "error: unexpected RuntimeError: boom. This is a bug"),
 ])
 def test_every_error_is_one_line_with_exit_code_2(monkeypatch, capsys, exc, expected):
-    name, add, _ = cli.COMMANDS["backends"]
-    monkeypatch.setitem(cli.COMMANDS, "backends", (name, add, _failing(exc)))
+    import qiskit_unlearn.cli.backends as command
+
+    monkeypatch.setattr(command, "run_from_args", _failing(exc))
     monkeypatch.delenv("QUNLEARN_DEBUG", raising=False)
     assert cli.main(["backends"]) == 2
     err = capsys.readouterr().err
@@ -98,7 +99,8 @@ def test_every_error_is_one_line_with_exit_code_2(monkeypatch, capsys, exc, expe
 
 
 def test_an_interrupt_says_how_to_continue(monkeypatch, capsys):
-    name, add, _ = cli.COMMANDS["backends"]
-    monkeypatch.setitem(cli.COMMANDS, "backends", (name, add, _failing(KeyboardInterrupt())))
+    import qiskit_unlearn.cli.backends as command
+
+    monkeypatch.setattr(command, "run_from_args", _failing(KeyboardInterrupt()))
     assert cli.main(["backends"]) == 130
     assert "run the same command again" in capsys.readouterr().err

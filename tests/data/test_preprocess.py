@@ -118,7 +118,8 @@ def test_factory():
     assert pre.config == {"kind": "pca-angles", "n_components": 2,
                           "feature_range": (-np.pi, np.pi)}
     assert make_preprocessor("none").fit_transform(TRAIN) is not None
-    with pytest.raises(DataError, match="unknown preprocessor 'pca'; available: pca-angles"):
+    with pytest.raises(DataError, match="unknown preprocessor 'pca'; choose one of: amplitude, "
+                                        "image, none, pca-angles"):
         make_preprocessor("pca")
     with pytest.raises(DataError, match=r"amplitude: unknown option.* n_components; its options: "
                                         r"num_qubits, pca"):

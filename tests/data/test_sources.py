@@ -15,9 +15,9 @@ from qiskit_unlearn.data import (
     MNIST,
     DataError,
     download_file,
+    files,
     load_dataset,
     select_classes,
-    sources,
     write_idx,
 )
 
@@ -33,13 +33,13 @@ def no_network(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("QUNLEARN_DATA_DIR", raising=False)
     monkeypatch.setenv("QUNLEARN_OFFLINE", "1")
-    real = sources.urlopen
+    real = files.urlopen
 
     def local_only(url, *args, **kwargs):
         assert url.startswith("file://"), f"a test tried to reach the network: {url}"
         return real(url, *args, **kwargs)
 
-    monkeypatch.setattr(sources, "urlopen", local_only)
+    monkeypatch.setattr(files, "urlopen", local_only)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_registry_class_names_are_the_loaded_datasets(name, tmp_path):
 
 
 def test_unknown_names_and_options_list_the_choices():
-    with pytest.raises(DataError, match="available: iris, digits, mnist, fashion-mnist, xxz"):
+    with pytest.raises(DataError, match="choose one of: digits, fashion-mnist, iris, mnist, xxz"):
         load_dataset("cifar")
     with pytest.raises(DataError, match=r"iris: unknown option.* foo; its options: none"):
         load_dataset("iris", foo=1)

@@ -27,12 +27,18 @@ from ibm_stubs import (
 )
 from run_helpers import finished_tiny_run
 
-from qiskit_unlearn.hardware.cli import main
+from qiskit_unlearn.cli.main import main as qunlearn
 from qiskit_unlearn.hardware.runs import FinishedRun, Target
+from qiskit_unlearn.run import RunContext
 from qiskit_unlearn.storage import sha256_file
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The EstimatorV2 class is deprecated:DeprecationWarning")
+
+
+def main(argv: list[str]) -> int:
+    """``qunlearn hw ARGV`` through the real entry point (its one error handler included)."""
+    return qunlearn(["hw", *argv])
 
 FAKE = ["--device", "fake_manila", "--shots", "1000", "--seed", "3"]
 MODELS = ["original", "retrain", "ga"]
@@ -159,8 +165,8 @@ def test_measured_expectations_match_the_exact_circuit(submitted_run):
 
 def test_fetch_in_a_fresh_process_gives_the_simulation_metrics(submitted_run, tmp_path):
     run = _copy(submitted_run, tmp_path)
-    code = ("import sys; from qiskit_unlearn.hardware.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
+    code = ("import sys; from qiskit_unlearn.cli.main import main; "
+            "sys.exit(main(['hw', *sys.argv[1:]]))")
     done = subprocess.run([sys.executable, "-c", code, "fetch", str(run)], capture_output=True,
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -193,7 +199,7 @@ def test_device_rows_score_membership_like_their_run(finished_run, tmp_path):
     config = json.loads((run / "config.json").read_text())
     config["unlearn"]["faithful"] = True
     view = FinishedRun(run)
-    view.cfg = config
+    view.context = RunContext(config, run)  # the run as if it had been faithful
     assert view.mia_score == "top"
 
 

@@ -29,8 +29,8 @@ from ibm_stubs import (
 )
 from run_helpers import finished_tiny_run
 
+from qiskit_unlearn.cli.main import main as qunlearn
 from qiskit_unlearn.hardware.base import HardwareError
-from qiskit_unlearn.hardware.cli import main
 from qiskit_unlearn.hardware.journal import JobCost
 from qiskit_unlearn.hardware.runs import FinishedRun
 from qiskit_unlearn.hardware.store import JobStore
@@ -39,6 +39,11 @@ from qiskit_unlearn.hardware.unlearn import UnlearnRequest, execute_unlearning, 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The EstimatorV2 class is deprecated:DeprecationWarning",
     "ignore:The resilience_level option has no effect:UserWarning")
+
+
+def main(argv: list[str]) -> int:
+    """``qunlearn hw ARGV`` through the real entry point (its one error handler included)."""
+    return qunlearn(["hw", *argv])
 
 ARGS = ["--device", "fake_manila", "--method", "ga", "--param", "lr=0.1", "--shots", "1000",
         "--seed", "3"]
@@ -144,8 +149,8 @@ def test_the_unlearned_model_can_be_measured_and_is_not_run_twice(unlearned, tmp
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    code = ("import sys; from qiskit_unlearn.hardware.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
+    code = ("import sys; from qiskit_unlearn.cli.main import main; "
+            "sys.exit(main(['hw', *sys.argv[1:]]))")
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           timeout=300, check=False, stdin=subprocess.DEVNULL)
 

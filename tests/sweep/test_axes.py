@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qiskit_unlearn.config import ConfigError, apply_overrides, load_config, validate_config
-from qiskit_unlearn.sweep import SweepError, expand_grid, validate_sweep
+from qiskit_unlearn.config import ConfigError, apply_overrides, validate_config
+from qiskit_unlearn.sweep import SweepError, expand_grid, load_config, validate_sweep
 from qiskit_unlearn.sweep.axes import NO_GRID, point_config, short_names
 from qiskit_unlearn.sweep.run import jobs_of
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qiskit_unlearn.config import ConfigError, load_config
-from qiskit_unlearn.sweep import SweepError, expand_sweep, validate_sweep
+from qiskit_unlearn.config import ConfigError
+from qiskit_unlearn.sweep import SweepError, expand_sweep, load_config, validate_sweep
 from qiskit_unlearn.sweep.grid import REFERENCE_RUN
 from qiskit_unlearn.sweep.run import eval_backend, run_config
 

@@ -14,10 +14,9 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 
-import qiskit_unlearn.pipeline
-from qiskit_unlearn.config import load_config
-from qiskit_unlearn.report.plots import Styles
-from qiskit_unlearn.sweep import run_sweep, write_sweep_report
+import qiskit_unlearn.run
+from qiskit_unlearn.report.style import Styles
+from qiskit_unlearn.sweep import load_config, run_sweep, write_sweep_report
 from qiskit_unlearn.sweep.gridplots import GridData, memorisation_figure, method_figure
 from qiskit_unlearn.sweep.run import combine, jobs_of
 
@@ -131,7 +130,7 @@ def test_two_jobs_give_the_same_metrics_as_one(sweep, tmp_path):
 def test_a_killed_sweep_resumes_with_the_runs_it_had_not_finished(sweep, tmp_path,
                                                                   monkeypatch):
     cfg, out, _ = sweep
-    real = qiskit_unlearn.pipeline.run_experiment
+    real = qiskit_unlearn.run.run_experiment
     calls: list[Path] = []
 
     def dies_on_the_third(*args, **kwargs):
@@ -140,12 +139,12 @@ def test_a_killed_sweep_resumes_with_the_runs_it_had_not_finished(sweep, tmp_pat
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(qiskit_unlearn.pipeline, "run_experiment", dies_on_the_third)
+    monkeypatch.setattr(qiskit_unlearn.run, "run_experiment", dies_on_the_third)
     cache = out.parent / "cache"  # the trained models are there: this test costs evaluations
     with pytest.raises(KeyboardInterrupt):
         run_sweep(cfg, tmp_path / "out", cache_dir=cache, progress=False,
                   echo=lambda *_: None, run_reports=False)
-    monkeypatch.setattr(qiskit_unlearn.pipeline, "run_experiment", real)
+    monkeypatch.setattr(qiskit_unlearn.run, "run_experiment", real)
     lines: list[str] = []
     run_sweep(cfg, tmp_path / "out", cache_dir=cache, progress=False, echo=lines.append,
               run_reports=False)
@@ -223,10 +222,10 @@ def test_error_bars_survive_a_mean_that_rounds_past_its_interval():
     negative error bar, which once stopped a finished sweep at its report."""
     from matplotlib.figure import Figure
 
-    from qiskit_unlearn.sweep.gridplots import Axis, _draw
+    from qiskit_unlearn.sweep.gridplots import Axis, draw_points
 
     ax = Figure().subplots()
     axis = Axis.of("model.entanglement", ["none", "ring"], "entanglement")
     mean = 0.1 + 0.2  # 0.30000000000000004
-    _draw(ax, axis, [(0.0, mean, 0.3, 0.3), (1.0, 0.5, 0.4, 0.6)], "C0", "o", 0.0, 0.2)
+    draw_points(ax, axis, [(0.0, mean, 0.3, 0.3), (1.0, 0.5, 0.4, 0.6)], "C0", "o", 0.0, 0.2)
     assert ax.containers  # the error bars were drawn

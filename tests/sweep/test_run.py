@@ -13,11 +13,16 @@ import numpy as np
 import pytest
 import torch
 
-from qiskit_unlearn.config import load_config
+from qiskit_unlearn.cli.sweep import add_arguments, run_from_args
 from qiskit_unlearn.models import build_model
-from qiskit_unlearn.pipeline import evaluated_on
-from qiskit_unlearn.sweep import SweepError, expand_sweep, run_sweep, write_sweep_report
-from qiskit_unlearn.sweep.cli import add_arguments, run_from_args
+from qiskit_unlearn.run.models import evaluated_on
+from qiskit_unlearn.sweep import (
+    SweepError,
+    expand_sweep,
+    load_config,
+    run_sweep,
+    write_sweep_report,
+)
 from qiskit_unlearn.sweep.run import eval_backend
 
 

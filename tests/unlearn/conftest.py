@@ -50,7 +50,8 @@ def _prepare(kind: str, *, classes: list[int] | None, preprocessor: tuple[str, d
     pre.fit(splits.train[0])
     tr, va, te = ((pre.transform(x).astype(np.float32), y)
                   for x, y in (splits.train, splits.val, splits.test))
-    sc = make_scenario(kind, tr, te, seed=SEED, classes=[0], fraction=0.1)
+    sc = make_scenario(kind, tr, te, seed=SEED, **{"subset": {"fraction": 0.1},
+                                                    "class": {"classes": [0]}}[kind])
     teacher = build_model(model[0], **model[1], seed=SEED)
     train(teacher, (sc.train_x, sc.train_y), va, config, progress=False)
     return Setup(teacher, sc, va, te, model[1]["num_classes"])

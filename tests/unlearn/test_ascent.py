@@ -8,7 +8,7 @@ from unlearn_helpers import same_weights, snapshot
 
 from qiskit_unlearn.unlearn import METHODS, UnlearnError, unlearn
 from qiskit_unlearn.unlearn.ascent import diagonal_fisher
-from qiskit_unlearn.unlearn.base import trainable
+from qiskit_unlearn.unlearn.steps import trainable
 
 MARGIN = 0.1
 

@@ -21,8 +21,9 @@ from qiskit_unlearn.unlearn import (
     resolve_params,
     unlearn,
 )
-from qiskit_unlearn.unlearn.base import Checked, cycle, retained_val
+from qiskit_unlearn.unlearn.base import Checked, retained_val
 from qiskit_unlearn.unlearn.retraining import dp_epsilon, head_groups, sampled_gaussian_rdp
+from qiskit_unlearn.unlearn.steps import cycle
 
 FAMILIES = {"oracle", "fine-tuning", "gradient ascent", "partial retraining", "distillation",
             "relabelling", "certified", "parameter editing"}

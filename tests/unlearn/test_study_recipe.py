@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from qiskit_unlearn.config import validate_config
-from qiskit_unlearn.experiment import method_params, mia_score
+from qiskit_unlearn.run.context import method_params, mia_score
 from qiskit_unlearn.train import evaluate
 from qiskit_unlearn.unlearn import METHODS, UnlearnError, resolve_params, unlearn
 from qiskit_unlearn.unlearn.ascent import forget_batch_fisher
-from qiskit_unlearn.unlearn.base import paired_steps, retained_val
+from qiskit_unlearn.unlearn.base import retained_val
 from qiskit_unlearn.unlearn.relabel import _kl_to_uniform
+from qiskit_unlearn.unlearn.steps import paired_steps
 
 EPOCH_METHODS = sorted(n for n, m in METHODS.items()
                        if "epochs" in m.defaults and "patience" not in m.defaults)
@@ -108,9 +109,16 @@ def test_the_study_fisher_comes_from_squared_forget_batch_gradients(class_setup)
     model.zero_grad()
     for f, e in zip(fisher, expected, strict=True):
         torch.testing.assert_close(f, e, rtol=1e-5, atol=1e-12)
-    out = unlearn("fisher", model, data, {"epochs": 1, "faithful": True})
+    out = unlearn("fisher", model, data, {"epochs": 1, "faithful": True, "batch_size": 1000})
     assert out.info["fisher_source"] == "forget batches"
     assert 0.0 <= out.info["penalty_share_last_step"] <= 1.0
+    # the penalty really uses that Fisher (not the retain set's), at the teacher's weights
+    assert out.info["fisher_mean"] == pytest.approx(
+        float(torch.cat([f.flatten() for f in fisher]).mean()), rel=1e-6)
+    assert out.info["fisher_samples"] == len(data.forget[1])
+    ewc = unlearn("fisher", model, data, {"epochs": 1, "batch_size": 1000})
+    assert ewc.info["fisher_source"] == "retain"
+    assert ewc.info["fisher_mean"] != pytest.approx(out.info["fisher_mean"], rel=1e-3)
 
 
 def test_the_study_adv_uniform_penalty_is_kl_to_uniform():

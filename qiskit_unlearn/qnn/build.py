@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qiskit.circuit import Parameter, QuantumCircuit
-from qiskit.primitives import BaseEstimatorV2
 from qiskit.quantum_info import SparsePauliOp
 from qiskit.quantum_info.operators.base_operator import BaseOperator
 from qiskit_machine_learning.neural_networks import EstimatorQNN
@@ -16,30 +13,8 @@ from qiskit_machine_learning.neural_networks import EstimatorQNN
 from qiskit_unlearn.backends.base import BackendConfig, BackendError, resolve_backend
 from qiskit_unlearn.batched_qnn import BatchedEstimatorQNN
 from qiskit_unlearn.gradients.batched_param_shift import BatchedParamShiftEstimatorGradient
+from qiskit_unlearn.qnn.routing import current_route
 from qiskit_unlearn.vjp import VJPEstimatorQNN
-
-#: ``route(estimator, backend_name)``: the estimator to use instead, or ``None`` to leave it.
-EstimatorRoute = Callable[[BaseEstimatorV2, str], BaseEstimatorV2 | None]
-_ROUTE: ContextVar[EstimatorRoute | None] = ContextVar("qiskit_unlearn_estimator_route",
-                                                       default=None)
-
-
-@contextmanager
-def routed_estimators(route: EstimatorRoute) -> Iterator[None]:
-    """Every QNN that :func:`make_qnn` builds inside the block sends its jobs to
-    ``route(estimator, backend_name)`` instead of the backend's own estimator (forward and
-    gradient alike), unless the route returns ``None`` for that backend.
-
-    Unlearning methods rebuild models (copies of the teacher, fresh models), so a wrapper set
-    on one model would miss those; routing at construction reaches every copy. This is how
-    ``qunlearn hw unlearn`` journals every hardware job and how its cost is counted. Only
-    parameter-shift backends (everything but ``statevector``) can be routed.
-    """
-    token = _ROUTE.set(route)
-    try:
-        yield
-    finally:
-        _ROUTE.reset(token)
 
 
 def _as_sparse_pauli(observables: Sequence[BaseOperator | str] | BaseOperator | str,
@@ -119,7 +94,7 @@ def make_qnn(
     config = BackendConfig.coerce(backend, **backend_options)
     factory, options = resolve_backend(config)
     parts = factory(circuit, obs, options)
-    route = _ROUTE.get()
+    route = current_route()
     routed = None if route is None else route(parts.estimator, config.name)
     if routed is not None:
         if not isinstance(parts.gradient, BatchedParamShiftEstimatorGradient):

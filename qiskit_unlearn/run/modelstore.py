@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from qiskit_unlearn.experiment import model_kwargs, selection_split
-from qiskit_unlearn.rundir import Manifest
+from qiskit_unlearn.run.context import selection_split
+from qiskit_unlearn.run.models import model_kwargs
+from qiskit_unlearn.run.rundir import Manifest
 from qiskit_unlearn.storage import FileError, digest, json_safe, load_torch, quarantine, save_torch
 
 #: Bump when the meaning of a cached file changes (old entries are then never read).

@@ -311,7 +311,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     while they read and write ``jobs.json``. ``unlearn`` locks each task's journal folder
     instead, so status and fetch stay usable while a long device run waits in a queue.
     """
-    from qiskit_unlearn.rundir import CONFIG_FILE, RunLock
+    from qiskit_unlearn.locks import RunLock
+    from qiskit_unlearn.run.rundir import CONFIG_FILE
 
     actions = {"submit": _submit, "unlearn": _unlearn, "status": _status, "fetch": _fetch}
     run_dir = Path(args.run_dir)
@@ -325,10 +326,3 @@ def run_from_args(args: argparse.Namespace) -> int:
         (run_dir / "hardware").mkdir(exist_ok=True)
         with RunLock(run_dir / "hardware", command):
             return actions[args.hw_action](args)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``qunlearn hw ...`` with the main CLI's error handling (``main(["status", DIR])``)."""
-    from qiskit_unlearn.cli.main import main as qunlearn
-
-    return qunlearn(["hw", *(argv or [])])

@@ -12,8 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    from qiskit_unlearn.locks import RunLock
     from qiskit_unlearn.report import ReportError, write_report
-    from qiskit_unlearn.rundir import RunLock
 
     if not args.run_dir.is_dir():
         raise ReportError(f"{args.run_dir} is not a folder; pass a run directory written by "

@@ -1,0 +1,28 @@
+"""``qunlearn run CONFIG``: one experiment into one run directory, then its report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from qiskit_unlearn.cli.options import add_experiment_options, load_experiment, show_progress
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_experiment_options(
+        parser, config_help="TOML experiment config (see experiments/)",
+        out_help="run directory (default: runs/<experiment name>); re-running into the same "
+                 "directory resumes from its checkpoints",
+        no_cache_help="do not read or write the cache")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    from qiskit_unlearn.report import write_report
+    from qiskit_unlearn.run import run_experiment
+
+    cfg, cache = load_experiment(args)
+    out = args.out or Path("runs") / cfg["experiment"]["name"]
+    run_dir = run_experiment(cfg, out, cache_dir=cache, progress=show_progress(args),
+                             echo=lambda line: print(line, flush=True), report=write_report)
+    print(f"results: {run_dir / 'results.csv'}  report: {run_dir / 'report.md'}")
+    return 0

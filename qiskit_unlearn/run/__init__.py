@@ -1,0 +1,22 @@
+"""Run orchestration: one config → one run directory.
+
+* :mod:`~qiskit_unlearn.run.context`: :class:`RunContext`, what a config means per (seed,
+  scenario): data, scenario, split roles, evaluation sets, method inputs;
+* :mod:`~qiskit_unlearn.run.data`, :mod:`~qiskit_unlearn.run.models`: data preparation and the
+  model a config builds (with the early dry build, :func:`preflight`);
+* :mod:`~qiskit_unlearn.run.modelstore`: where models come from (run directory, cache, training);
+* :mod:`~qiskit_unlearn.run.rundir`, :mod:`~qiskit_unlearn.run.outputs`: the run directory as a
+  record (lock, claim, manifest) and the atomic result writers;
+* :mod:`~qiskit_unlearn.run.orchestrator`: the units of work and :func:`run_experiment`.
+"""
+
+from qiskit_unlearn.run.context import RunContext
+from qiskit_unlearn.run.data import prepare_data
+from qiskit_unlearn.run.models import evaluated_on, model_kwargs, preflight
+from qiskit_unlearn.run.modelstore import CacheWarning, ModelCache, ModelStore, default_cache_dir
+from qiskit_unlearn.run.orchestrator import Orchestrator, References, run_experiment
+from qiskit_unlearn.run.outputs import package_versions
+
+__all__ = ["CacheWarning", "ModelCache", "ModelStore", "Orchestrator", "References",
+           "RunContext", "default_cache_dir", "evaluated_on", "model_kwargs", "package_versions",
+           "preflight", "prepare_data", "run_experiment"]
