@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("learning", {"models", "data", "scenarios", "train"}),
     ("unlearning", {"unlearn", "evaluate"}),
     ("config", {"config"}),
+    ("execution", {"execute"}),
     ("run", {"run"}),
     ("studies", {"report", "sweep", "hardware"}),
     ("interface", {"cli", "bench", "bench_scaling", "demo"}),

@@ -256,7 +256,7 @@ def test_runs_on_an_ibm_backend_log_every_job_id_before_waiting(tmp_path, monkey
 def test_forgetting_quality_is_measured_on_the_evaluation_backend(tmp_path, monkeypatch):
     """Noise studies evaluate on a noisy backend: forgetting quality's confidences too. In
     faithful mode its unlearning runs select on the test split, like the main run's."""
-    import qiskit_unlearn.run.forgetting as pipeline
+    import qiskit_unlearn.run.units as pipeline
     import qiskit_unlearn.unlearn as unlearn_pkg
 
     config = METHODS_CONFIG.replace("hessian = true\n", "").replace('"ga", "scrub"', '"ga"')

@@ -82,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        if isinstance(exc, ValueError):  # validation errors carry the fix in their message
+        from qiskit_unlearn.execute.units import ExecutionError
+
+        if isinstance(exc, (ValueError, ExecutionError)):  # they carry the fix in the message
             message = str(exc)
         elif isinstance(exc, OSError):
             message = _os_error(exc)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qiskit_unlearn.cli.options import add_experiment_options, load_experiment, show_progress
+from qiskit_unlearn.cli.options import (
+    add_experiment_options,
+    executor_from_args,
+    load_experiment,
+    show_progress,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +26,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     from qiskit_unlearn.run import run_experiment
 
     cfg, cache = load_experiment(args)
+    executor = executor_from_args(args)
     out = args.out or Path("runs") / cfg["experiment"]["name"]
     run_dir = run_experiment(cfg, out, cache_dir=cache, progress=show_progress(args),
-                             echo=lambda line: print(line, flush=True), report=write_report)
+                             echo=lambda line: print(line, flush=True), report=write_report,
+                             executor=executor)
     print(f"results: {run_dir / 'results.csv'}  report: {run_dir / 'report.md'}")
     return 0

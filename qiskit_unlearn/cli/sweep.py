@@ -6,20 +6,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qiskit_unlearn.cli.options import add_experiment_options, load_experiment, show_progress
+from qiskit_unlearn.cli import options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_experiment_options(
+    options.add_experiment_options(
         parser, config_help="TOML experiment config with a [sweep] section: noise settings "
                             "and/or a [sweep.grid] of config values (see experiments/"
                             "noise-iris.toml, experiments/hqml-depth-entanglement.toml)",
         out_help="sweep folder (default: runs/<experiment name>-sweep); re-running into it "
                  "skips finished settings and grid points",
         no_cache_help="keep trained models in OUT/models only (runs still share them)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs (grid points x settings) in parallel worker processes "
-                             "(default 1)")
     parser.add_argument("--no-run-reports", action="store_true",
                         help="skip each setting's own report.md (the sweep report is written)")
 
@@ -27,9 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> int:
     from qiskit_unlearn.sweep.run import run_sweep
 
-    cfg, cache = load_experiment(args)
+    cfg, cache = options.load_experiment(args)
     out = args.out or Path("runs") / f"{cfg['experiment']['name']}-sweep"
-    run_sweep(cfg, out, cache_dir=cache, progress=show_progress(args), jobs=args.jobs,
+    run_sweep(cfg, out, cache_dir=cache, progress=options.show_progress(args),
+              executor=options.executor_from_args(args),
               run_reports=not args.no_run_reports, echo=lambda line: print(line, flush=True))
     print(f"results: {out / 'results.csv'}  report: {out / 'report.md'}  "
           f"figures: {out / 'plots'}")

@@ -7,16 +7,19 @@
 * :mod:`~qiskit_unlearn.run.modelstore`: where models come from (run directory, cache, training);
 * :mod:`~qiskit_unlearn.run.rundir`, :mod:`~qiskit_unlearn.run.outputs`: the run directory as a
   record (lock, claim, manifest) and the atomic result writers;
-* :mod:`~qiskit_unlearn.run.orchestrator`: the units of work and :func:`run_experiment`.
+* :mod:`~qiskit_unlearn.run.units`: the units of work (training, a method on its teacher,
+  evaluation, forgetting-quality models), runnable by any executor;
+* :mod:`~qiskit_unlearn.run.orchestrator`: the driver: plans the units, records results as they
+  arrive, writes the rows (:func:`run_experiment`).
 """
 
 from qiskit_unlearn.run.context import RunContext
 from qiskit_unlearn.run.data import prepare_data
 from qiskit_unlearn.run.models import evaluated_on, model_kwargs, preflight
 from qiskit_unlearn.run.modelstore import CacheWarning, ModelCache, ModelStore, default_cache_dir
-from qiskit_unlearn.run.orchestrator import Orchestrator, References, run_experiment
+from qiskit_unlearn.run.orchestrator import Orchestrator, run_experiment
 from qiskit_unlearn.run.outputs import package_versions
 
-__all__ = ["CacheWarning", "ModelCache", "ModelStore", "Orchestrator", "References",
-           "RunContext", "default_cache_dir", "evaluated_on", "model_kwargs", "package_versions",
-           "preflight", "prepare_data", "run_experiment"]
+__all__ = ["CacheWarning", "ModelCache", "ModelStore", "Orchestrator", "RunContext",
+           "default_cache_dir", "evaluated_on", "model_kwargs", "package_versions", "preflight",
+           "prepare_data", "run_experiment"]

@@ -93,9 +93,59 @@ class ModelCache:
                           "on without caching this model", CacheWarning, stacklevel=3)
 
 
+def training_key(cfg: Mapping[str, Any], data: Mapping[str, Any],
+                 train_xy: tuple[np.ndarray, np.ndarray], seed: int
+                 ) -> tuple[dict[str, Any], Any, str]:
+    """The model's constructor arguments, its training settings and the key naming everything
+    that determines the trained model (arguments, settings, the exact arrays)."""
+    from qiskit_unlearn.train import TrainConfig
+
+    kwargs = model_kwargs(cfg, data["num_classes"], data["train"][0].shape[1:], seed)
+    tcfg = TrainConfig(seed=seed, **cfg["train"])
+    select = selection_split(cfg, data)
+    key = digest(CACHE_VERSION, cfg["model"]["kind"], kwargs, asdict(tcfg), train_xy[0],
+                 train_xy[1], select[0], select[1])
+    return kwargs, tcfg, key
+
+
+def train_model(cfg: Mapping[str, Any], data: Mapping[str, Any],
+                train_xy: tuple[np.ndarray, np.ndarray], seed: int, *,
+                checkpoint: Path | None = None, progress: bool = False, description: str = "",
+                cache: ModelCache | None = None) -> tuple[torch.nn.Module, dict[str, Any], str]:
+    """Train the config's model on ``train_xy`` (best epoch on the selection split), or take it
+    from ``cache``; returns the model, its training summary and where it came from. A unit of
+    work: it writes nothing but the per-epoch ``checkpoint`` (when given)."""
+    from qiskit_unlearn.models import build_model
+    from qiskit_unlearn.train import train
+
+    kwargs, tcfg, key = training_key(cfg, data, train_xy, seed)
+    model = build_model(cfg["model"]["kind"], **kwargs)
+    cached = cache.get(key, model) if cache is not None else None
+    if cached is not None:
+        return model, cached, "cache"
+    result = train(model, train_xy, selection_split(cfg, data), tcfg, checkpoint=checkpoint,
+                   progress=progress, description=description, fingerprint=key)
+    summary = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+               "best_val_accuracy": result.best_val_accuracy,
+               "train_seconds": result.seconds,
+               "resumed_from_epoch": result.resumed_from_epoch,
+               "history": result.history,
+               "circuit_evaluations": result.circuit_evaluations}
+    return model, summary, "trained"
+
+
+def unlearned_result(outcome: Any, circuits: int) -> dict[str, Any]:
+    """What a run keeps of an :class:`~qiskit_unlearn.unlearn.UnlearnOutcome` (JSON data)."""
+    return json_safe({"params": outcome.params, "seconds": outcome.seconds,
+                      "info": outcome.info, "curve": outcome.curve,
+                      "circuit_evaluations": circuits})
+
+
 @dataclass
 class ModelStore:
-    """The models of one run directory (``root``), indexed in its ``manifest``."""
+    """The models of one run directory (``root``), indexed in its ``manifest``: finding a
+    finished one (this run's file, another run's, the cache) and recording a new one. Only the
+    driver of a run uses it; the units of work train and unlearn."""
 
     root: Path
     manifest: Manifest
@@ -117,55 +167,16 @@ class ModelStore:
     def _save_run_file(self, relative: str, obj: Mapping[str, Any]) -> None:
         self.manifest.record(relative, save_torch(dict(obj), self.root / relative))
 
-    def trained(self, role: str, cfg: Mapping[str, Any], data: Mapping[str, Any],
-                train_xy: tuple[np.ndarray, np.ndarray], seed: int, tag: str, *,
-                keep: bool = True) -> tuple[torch.nn.Module, dict[str, Any]]:
-        """The model ``role`` trained on ``train_xy`` (best epoch on the selection split).
-
-        ``keep`` writes the finished model to ``checkpoints/<tag>.pt``; the per-epoch
-        checkpoint ``checkpoints/<tag>.ckpt`` is used either way.
-        """
-        from qiskit_unlearn.models import build_model
-        from qiskit_unlearn.train import TrainConfig, train
-
-        kwargs = model_kwargs(cfg, data["num_classes"], data["train"][0].shape[1:], seed)
-        tcfg = TrainConfig(seed=seed, **cfg["train"])
-        select = selection_split(cfg, data)
-        key = digest(CACHE_VERSION, cfg["model"]["kind"], kwargs, asdict(tcfg), train_xy[0],
-                     train_xy[1], select[0], select[1])
-        model = build_model(cfg["model"]["kind"], **kwargs)
-        final = f"checkpoints/{tag}.pt"
-        summary, source = self._reuse(key, final, model, role)
-        if summary is None:
-            result = train(model, train_xy, select, tcfg,
-                           checkpoint=self.root / "checkpoints" / f"{tag}.ckpt",
-                           progress=self.progress, description=role, fingerprint=key)
-            if result.resumed_from_epoch:
-                self.note(f"{role}: resumed training after epoch {result.resumed_from_epoch} "
-                          f"(checkpoints/{tag}.ckpt)")
-            summary = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-                       "best_val_accuracy": result.best_val_accuracy,
-                       "train_seconds": result.seconds,
-                       "resumed_from_epoch": result.resumed_from_epoch,
-                       "history": result.history,
-                       "circuit_evaluations": result.circuit_evaluations}
-            self.cache.put(key, model, summary)
-            source = "trained"
-        self._memo[key] = ({k: v.detach().clone() for k, v in model.state_dict().items()},
-                           summary)
-        if keep and not (self.root / final).is_file():
-            self._save_run_file(final, {"model": model.state_dict(), "spec": model.spec,
-                                        "key": key, "result": json_safe(summary)})
-        return model, {**summary, "source": source, "cache": _cache_column(source),
-                       "cache_key": key[:24]}
-
-    def _reuse(self, key: str, final: str, model: torch.nn.Module, role: str
-               ) -> tuple[dict[str, Any] | None, str]:
-        """Weights and summary from this run, its memo or the cache (loaded into ``model``)."""
+    def find_trained(self, role: str, key: str, tag: str, model: torch.nn.Module
+                     ) -> tuple[dict[str, Any], str] | None:
+        """Weights (loaded into ``model``) and summary of the model ``key`` from this run's
+        memo, its finished file ``checkpoints/<tag>.pt`` or the cache; ``None`` if it must be
+        trained. A file of this run holding another model stops the run (it is a record)."""
         if key in self._memo:
             state, summary = self._memo[key]
             model.load_state_dict(state)
             return summary, "shared"
+        final = f"checkpoints/{tag}.pt"
         stored = self._load_run_file(final)
         if stored is not None and stored.get("key") == key and "result" in stored:
             model.load_state_dict(stored["model"])
@@ -175,16 +186,28 @@ class ModelStore:
             raise FileError(f"{self.root / final} holds another model than this config trains "
                             f"(its key differs); {_RUN_FILE_FIX}", self.root / final)
         cached = self.cache.get(key, model)
-        return (cached, "cache") if cached is not None else (None, "")
+        return (cached, "cache") if cached is not None else None
 
-    def unlearned(self, method: str, teacher: torch.nn.Module, data: Any,
-                  params: Mapping[str, Any], key: str, tag: str,
-                  donors: tuple[Path, ...] = ()) -> dict[str, Any]:
-        """Run ``method`` on ``teacher``, or reuse its finished result (this run's file, or
-        the same file of a ``donor`` run directory with the same key)."""
-        from qiskit_unlearn.models import CircuitCounter
-        from qiskit_unlearn.unlearn import clone_model, unlearn
+    def record_trained(self, key: str, tag: str, model: torch.nn.Module,
+                       summary: Mapping[str, Any], source: str, *, keep: bool = True
+                       ) -> dict[str, Any]:
+        """Remember a trained (or found) model: the cache, the memo, and (``keep``) the run's
+        ``checkpoints/<tag>.pt``; returns the info a run records about it."""
+        if source == "trained":
+            self.cache.put(key, model, summary)
+        self._memo[key] = ({k: v.detach().clone() for k, v in model.state_dict().items()},
+                           dict(summary))
+        final = f"checkpoints/{tag}.pt"
+        if keep and not (self.root / final).is_file():
+            self._save_run_file(final, {"model": model.state_dict(), "spec": model.spec,
+                                        "key": key, "result": json_safe(dict(summary))})
+        return {**summary, "source": source, "cache": _cache_column(source),
+                "cache_key": key[:24]}
 
+    def find_unlearned(self, method: str, key: str, tag: str, donors: tuple[Path, ...] = ()
+                       ) -> dict[str, Any] | None:
+        """The finished result of ``method`` (this run's ``unlearned/<tag>.pt``, or a donor run
+        directory's file with the same key, copied into this run), or ``None``."""
         relative = f"unlearned/{tag}.pt"
         state = self._load_run_file(relative)
         if state is not None and state.get("key") != key:
@@ -196,18 +219,14 @@ class ModelStore:
             state = self._from_donor(relative, key, donors)
             source = "shared run"
         if state is not None:
-            model = clone_model(teacher)
-            model.load_state_dict(state["model"])
             self.note(f"{method}: reused the finished result {relative} ({source})")
-            return {**state["result"], "model": model, "resumed": True}
-        with CircuitCounter() as counter:
-            outcome = unlearn(method, teacher, data, params)
-        result = json_safe({"params": outcome.params, "seconds": outcome.seconds,
-                            "info": outcome.info, "curve": outcome.curve,
-                            "circuit_evaluations": counter.total})
-        self._save_run_file(relative, {"key": key, "model": outcome.model.state_dict(),
-                                       "result": result})
-        return {**result, "model": outcome.model, "resumed": False}
+        return state
+
+    def record_unlearned(self, key: str, tag: str, state: Mapping[str, Any],
+                         result: Mapping[str, Any]) -> None:
+        """Write a method's finished result to ``unlearned/<tag>.pt`` (indexed)."""
+        self._save_run_file(f"unlearned/{tag}.pt", {"key": key, "model": dict(state),
+                                                    "result": dict(result)})
 
     def _from_donor(self, relative: str, key: str, donors: tuple[Path, ...]
                     ) -> dict[str, Any] | None:

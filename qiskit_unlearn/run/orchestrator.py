@@ -6,17 +6,16 @@ RunContext`), train the teacher on the scenario's training data and the oracle o
 set only, run every unlearning method on a copy of the teacher, evaluate everything on retain /
 forget / validation / test, and write a run directory.
 
-The work is cut into units an executor can take over, each seeded from the config alone:
-:meth:`Orchestrator.references` (teacher and oracle of one seed and scenario),
-:meth:`Orchestrator.method_row` (one method on one teacher) and
-:meth:`Orchestrator.forgetting_quality`. The driver (:func:`run_experiment`) alone writes the
-run directory.
+The work is a plan of units (:mod:`qiskit_unlearn.run.units`): every training, every method
+on its teacher, every forgetting-quality model, each seeded from the config alone. Any
+executor (:mod:`qiskit_unlearn.execute`: this process, ``--jobs N`` processes, a Ray cluster)
+runs them; only this driver reads and writes the run directory, so the results are the same
+bytes whatever ran the units.
 
 The run directory is a record (:mod:`qiskit_unlearn.run.rundir`): locked for the length of the
 run, bound to one config, every file written atomically and indexed by its digest in the
-manifest. Models come from :class:`~qiskit_unlearn.run.modelstore.ModelStore`: the run's own
-finished files (a killed run resumes model by model), the shared cache, or fresh training.
-A finished run is never rewritten: running it again reports it and returns.
+manifest. Finished models are found before planning (this run's files, a donor run's, the
+shared cache), so a killed run resumes model by model. A finished run is never rewritten.
 """
 
 from __future__ import annotations
@@ -26,26 +25,17 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from qiskit_unlearn.evaluate.suite import EvalSets, evaluate_model, landscape, split_logits
+from qiskit_unlearn.execute import Executor, InProcessExecutor, Ref, Unit
+from qiskit_unlearn.run import units as work
 from qiskit_unlearn.run.context import RunContext
-from qiskit_unlearn.run.forgetting import forgetting_quality
-from qiskit_unlearn.run.models import evaluated_on, preflight
-from qiskit_unlearn.run.modelstore import ModelCache, ModelStore
+from qiskit_unlearn.run.forgetting import forgetting_quality, fq_methods
+from qiskit_unlearn.run.models import preflight
+from qiskit_unlearn.run.modelstore import ModelCache, ModelStore, training_key
 from qiskit_unlearn.run.outputs import finish, start_manifest, write_record
-from qiskit_unlearn.run.rundir import (
-    FINISHED,
-    Manifest,
-    claim,
-    locked,
-    remove_stale_temporaries,
-)
+from qiskit_unlearn.run.rundir import FINISHED, Manifest, claim, locked, remove_stale_temporaries
 from qiskit_unlearn.storage import digest
 
 
@@ -62,108 +52,206 @@ def _logger(run_dir: Path) -> logging.Logger:
     return log
 
 
-@dataclass
-class References:
-    """The teacher and retrain oracle of one (seed, scenario), and what every row shares."""
-
-    seed: int
-    scenario: str
-    ident: dict[str, Any]
-    sets: EvalSets
-    teacher: torch.nn.Module
-    teacher_info: dict[str, Any]
-    oracle: torch.nn.Module
-    oracle_info: dict[str, Any]
-    original_logits: dict[str, np.ndarray]
-    oracle_logits: dict[str, np.ndarray]
-
-    @property
-    def retrain_seconds(self) -> float:
-        return float(self.oracle_info["train_seconds"])
-
-
 class Orchestrator:
-    """The units of work of one run, on its context, model store and manifest."""
+    """Plans a run's units, records each result as it arrives, then builds the rows."""
 
     def __init__(self, ctx: RunContext, store: ModelStore, manifest: Manifest, *,
-                 eval_backend: Mapping[str, Any] | None, progress: bool,
+                 executor: Executor, eval_backend: Mapping[str, Any] | None, progress: bool,
                  donors: tuple[Path, ...]) -> None:
-        self.ctx, self.store, self.manifest = ctx, store, manifest
-        self.eval_backend, self.progress, self.donors = eval_backend, progress, donors
         assert ctx.out_dir is not None
-        self.out_dir = ctx.out_dir
+        self.ctx, self.store, self.manifest, self.out_dir = ctx, store, manifest, ctx.out_dir
+        self.executor, self.eval_backend, self.donors = executor, eval_backend, donors
+        self.local = isinstance(executor, InProcessExecutor)
+        self.progress = progress and self.local
+        self.units: list[Unit] = []
+        self.results: dict[str, Any] = {}  # unit key (or found model) → result
+        self.info: dict[str, dict[str, Any]] = {}  # model tag → its recorded info
+        #: model key → (its unit's key, seed, the tags it is recorded under and whether kept)
+        self._trained: dict[str, tuple[str, int, list[tuple[str, bool]]]] = {}
 
-    def references(self, seed: int, name: str) -> References:
-        """Train (or load) the teacher and the retrain oracle; record their histories."""
-        cfg, sc, data = self.ctx.cfg, self.ctx.scenario(seed, name), self.ctx.data(seed)
-        trained = {}
-        for role, xy in (("teacher", (sc.train_x, sc.train_y)), ("oracle", sc.retain)):
-            tag = f"{name}-seed{seed}-{role}"
-            start = time.perf_counter()
-            model, info = self.store.trained(role, cfg, data, xy, seed, tag)
-            self.manifest.data["timings"][tag] = time.perf_counter() - start
-            self.manifest.data["models"][tag] = {k: v for k, v in info.items() if k != "history"}
-            write_record(self.out_dir, self.manifest, f"history/{tag}.json",
-                         info.get("history", []))
-            trained[role] = model, info
-        (teacher, tinfo), (oracle, oinfo) = trained["teacher"], trained["oracle"]
-        sets = self.ctx.eval_sets(seed, name)
-        return References(seed, name, self.ctx.ident(seed, name), sets, teacher, tinfo, oracle,
-                          oinfo, split_logits(evaluated_on(teacher, self.eval_backend), sets),
-                          split_logits(evaluated_on(oracle, self.eval_backend), sets))
+    # --- planning ------------------------------------------------------------------------
 
-    def row(self, ref: References, method: str, model: torch.nn.Module,
-            logits: Mapping[str, np.ndarray], seconds: float, circuits: Any,
-            variant: str = "") -> dict[str, Any]:
-        """One results row: accuracies, UQI, divergence from the oracle, MIA, cost."""
-        cfg = self.ctx.cfg
-        row = {**ref.ident, "method": method, "variant": variant,
-               **evaluate_model(logits, ref.original_logits, ref.oracle_logits, ref.sets,
-                                mia=cfg["evaluation"]["mia"], seed=ref.seed,
-                                mia_score=self.ctx.mia_score),
-               "seconds": seconds, "retrain_seconds": ref.retrain_seconds,
-               "rte": ref.retrain_seconds / seconds if seconds > 0 else float("nan"),
-               "circuit_evaluations": circuits}
-        if cfg["evaluation"]["hessian"]:
-            ev = cfg["evaluation"]
-            found = landscape(model, ref.sets, top_k=ev["hessian_top_k"],
-                              samples=ev["hessian_samples"],
-                              max_samples=ev["hessian_max_samples"], seed=ref.seed)
-            row.update({k: v for k, v in found.items() if not isinstance(v, list)})
-        return row
+    def model(self, seed: int, name: str, role: str, *, keep: bool = True) -> Any:
+        """The trained model ``role`` of (seed, scenario): a result found now, or a
+        :class:`Ref` to the unit training it (one unit per distinct model)."""
+        cfg, data = self.ctx.cfg, self.ctx.data(seed)
+        xy, model_seed = work.training_data(self.ctx, seed, name, role)
+        _, _, key = training_key(cfg, data, xy, model_seed)
+        tag = f"{name}-seed{seed}-{role}"
+        if key in self._trained:  # the same model under another name (e.g. both teachers)
+            unit_key, _, tags = self._trained[key]
+            tags.append((tag, keep))
+            if unit_key not in self.results:
+                return Ref(unit_key)
+            self._record_model(unit_key, self.results[unit_key])  # records the new name
+            return self.results[unit_key]
+        from qiskit_unlearn.models import build_model
 
-    def original_row(self, ref: References) -> dict[str, Any]:
-        return self.row(ref, "original", ref.teacher, ref.original_logits,
-                        float(ref.teacher_info["train_seconds"]),
-                        ref.teacher_info["circuit_evaluations"])
+        kwargs, _, _ = training_key(cfg, data, xy, model_seed)
+        model = build_model(cfg["model"]["kind"], **kwargs)
+        found = self.store.find_trained(role, key, tag, model)
+        unit_key = f"train/{tag}"
+        self._trained[key] = (unit_key, seed, [(tag, keep)])
+        if found is not None:
+            result = {"state": model.state_dict(), "summary": found[0], "source": found[1],
+                      "key": key}
+            self.results[unit_key] = result
+            self._record_model(unit_key, result)
+            return result
+        checkpoint = str(self.out_dir / "checkpoints" / f"{tag}.ckpt") if self.local else None
+        self.units.append(Unit(unit_key, work.train_unit, (cfg, seed, name, role),
+                               {"checkpoint": checkpoint, "progress": self.progress},
+                               label=f"train {role} (seed {seed}, {name})"))
+        return Ref(unit_key)
 
-    def method_row(self, ref: References, method: str) -> dict[str, Any]:
-        """One method on the teacher (``retrain`` is the oracle itself)."""
-        if method == "retrain":
-            return self.row(ref, "retrain", ref.oracle, ref.oracle_logits, ref.retrain_seconds,
-                            ref.oracle_info["circuit_evaluations"])
-        seed, name = ref.seed, ref.scenario
-        params = self.ctx.method_params(method)
+    def plan(self) -> list[Unit]:
+        cfg, backend = self.ctx.cfg, self.eval_backend
+        for seed, name in self.ctx.units():
+            teacher, oracle = self.model(seed, name, "teacher"), self.model(seed, name, "oracle")
+            for role, trained in (("teacher", teacher), ("oracle", oracle)):
+                self.units.append(Unit(f"eval/{name}-seed{seed}-{role}", work.evaluate_unit,
+                                       (cfg, seed, name, trained, backend),
+                                       label=f"evaluate {role} (seed {seed}, {name})"))
+            for method in self._methods():
+                if method == "retrain":
+                    continue
+                tag = f"{name}__seed{seed}__{method}"
+                finished = self.store.find_unlearned(method, self._method_key(seed, name, method),
+                                                     tag, self.donors)
+                self.units.append(Unit(f"method/{tag}", work.method_unit,
+                                       (cfg, seed, name, method, teacher, finished, backend,
+                                        self.progress),
+                                       label=f"{method} (seed {seed}, {name})"))
+            if cfg["evaluation"]["forgetting_quality"]:
+                self._plan_fq(seed, name, teacher)
+        return self.units
+
+    def _plan_fq(self, seed: int, name: str, teacher: Any) -> None:
+        cfg, backend = self.ctx.cfg, self.eval_backend
+        where = f"{name}-seed{seed}"
+        for j in range(cfg["evaluation"]["fq_models"]):
+            trained = self.model(seed, name, f"fq-oracle{j}", keep=False)
+            self.units.append(Unit(f"fq/{where}/retrain/{j}", work.fq_oracle_unit,
+                                   (cfg, seed, name, trained, backend),
+                                   label=f"forgetting-quality model {j} (seed {seed}, {name})"))
+        for method in fq_methods(cfg):
+            for j in range(cfg["evaluation"]["fq_models"]):
+                self.units.append(Unit(f"fq/{where}/{method}/{j}", work.fq_unlearn_unit,
+                                       (cfg, seed, name, method, j, teacher, backend),
+                                       label=f"forgetting quality: {method} #{j} (seed {seed}, "
+                                             f"{name})"))
+
+    def _methods(self) -> list[str]:
+        return list(self.ctx.cfg["unlearn"]["methods"]) or ["retrain"]
+
+    def _method_key(self, seed: int, name: str, method: str) -> str:
+        data = self.ctx.data(seed)
+        xy, _ = work.training_data(self.ctx, seed, name, "teacher")
+        _, _, key = training_key(self.ctx.cfg, data, xy, seed)
+        return digest(key[:24], method, self.ctx.method_params(method), seed,
+                      self.ctx.scenario(seed, name).forget_idx)
+
+    # --- recording (in the driver, as results arrive) --------------------------------------
+
+    def on_result(self, unit: Unit, result: Any) -> None:
+        self.results[unit.key] = result
+        if unit.key.startswith("train/"):
+            self._record_model(unit.key, result)
+        elif unit.key.startswith("method/"):
+            self._record_method(unit, result)
+
+    def _record_model(self, unit_key: str, result: Mapping[str, Any]) -> None:
+        _, seed, tags = self._trained[result["key"]]
+        key = result["key"]
+        model = work.model_of(self.ctx, seed, result)
+        for i, (tag, keep) in enumerate(tags):
+            if tag in self.info:
+                continue
+            source = result["source"] if i == 0 else "shared"
+            summary = result["summary"]
+            if summary.get("resumed_from_epoch"):
+                self.store.note(f"{tag}: resumed training after epoch "
+                                f"{summary['resumed_from_epoch']} (checkpoints/{tag}.ckpt)")
+            info = self.store.record_trained(key, tag, model, summary, source, keep=keep)
+            self.info[tag] = info
+            if keep:
+                self.manifest.data["timings"][tag] = float(
+                    summary["train_seconds"]) if source == "trained" else 0.0
+                self.manifest.data["models"][tag] = {k: v for k, v in info.items()
+                                                     if k != "history"}
+                write_record(self.out_dir, self.manifest, f"history/{tag}.json",
+                             info.get("history", []))
+
+    def _record_method(self, unit: Unit, result: Mapping[str, Any]) -> None:
+        _, seed, name, method = unit.args[:4]
         tag = f"{name}__seed{seed}__{method}"
-        key = digest(ref.teacher_info["cache_key"], method, params, seed,
-                     self.ctx.scenario(seed, name).forget_idx)
-        res = self.store.unlearned(method, ref.teacher,
-                                   self.ctx.unlearn_data(seed, name, progress=self.progress),
-                                   params, key, tag, self.donors)
+        res = result["result"]
+        if not result["resumed"]:
+            self.store.record_unlearned(self._method_key(seed, name, method), tag,
+                                        result["state"], res)
         write_record(self.out_dir, self.manifest, f"curves/{tag}.json", res["curve"])
-        self.manifest.data["methods"][tag] = {k: res[k] for k in ("params", "info", "seconds",
-                                                                  "resumed")}
-        return self.row(ref, method, res["model"],
-                        split_logits(evaluated_on(res["model"], self.eval_backend), ref.sets),
-                        float(res["seconds"]), res["circuit_evaluations"],
-                        str(res["params"].get("variant", "")))
+        self.manifest.data["methods"][tag] = {"params": res["params"], "info": res["info"],
+                                              "seconds": res["seconds"],
+                                              "resumed": result["resumed"]}
 
-    def forgetting_quality(self, ref: References
-                           ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        fq, mem = forgetting_quality(self.store, self.ctx, ref.seed, ref.scenario, ref.teacher,
-                                     ref.original_logits["forget"], self.eval_backend)
-        where = {"scenario": ref.scenario, "seed": ref.seed}
-        return [{**where, **r} for r in fq], {**where, **mem}
+    # --- rows -------------------------------------------------------------------------------
+
+    def rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Results, forgetting-quality and memorisation rows, in the run's order."""
+        rows, fq_rows, mem_rows = [], [], []
+        for seed, name in self.ctx.units():
+            rows += self._scenario_rows(seed, name)
+            if self.ctx.cfg["evaluation"]["forgetting_quality"]:
+                teacher = self.results[f"eval/{name}-seed{seed}-teacher"]
+                fq, mem = self._forgetting_quality(seed, name, teacher)
+                fq_rows += fq
+                mem_rows.append(mem)
+        return rows, fq_rows, mem_rows
+
+    def _scenario_rows(self, seed: int, name: str) -> list[dict[str, Any]]:
+        """The teacher's row, then one per configured method (``retrain``: the oracle)."""
+        from qiskit_unlearn.evaluate.suite import evaluate_model
+
+        cfg, sets = self.ctx.cfg, self.ctx.eval_sets(seed, name)
+        ev = {role: self.results[f"eval/{name}-seed{seed}-{role}"]
+              for role in ("teacher", "oracle")}
+        teacher_info = self.info[f"{name}-seed{seed}-teacher"]
+        oracle_info = self.info[f"{name}-seed{seed}-oracle"]
+        retrain_seconds = float(oracle_info["train_seconds"])
+        entries = [("original", ev["teacher"], float(teacher_info["train_seconds"]),
+                    teacher_info["circuit_evaluations"], "")]
+        for method in self._methods():
+            if method == "retrain":  # the oracle *is* the retrained model
+                entries.append(("retrain", ev["oracle"], retrain_seconds,
+                                oracle_info["circuit_evaluations"], ""))
+                continue
+            result = self.results[f"method/{name}__seed{seed}__{method}"]
+            res = result["result"]
+            entries.append((method, result, float(res["seconds"]), res["circuit_evaluations"],
+                            str(res["params"].get("variant", ""))))
+        rows = []
+        for method, evaluation, seconds, circuits, variant in entries:
+            row = {**self.ctx.ident(seed, name), "method": method, "variant": variant,
+                   **evaluate_model(evaluation["logits"], ev["teacher"]["logits"],
+                                    ev["oracle"]["logits"], sets, mia=cfg["evaluation"]["mia"],
+                                    seed=seed, mia_score=self.ctx.mia_score),
+                   "seconds": seconds, "retrain_seconds": retrain_seconds,
+                   "rte": retrain_seconds / seconds if seconds > 0 else float("nan"),
+                   "circuit_evaluations": circuits}
+            row.update(evaluation.get("landscape", {}))
+            rows.append(row)
+        return rows
+
+    def _forgetting_quality(self, seed: int, name: str, teacher_eval: Mapping[str, Any]
+                            ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        m, where = self.ctx.cfg["evaluation"]["fq_models"], f"{name}-seed{seed}"
+        retrained = [self.results[f"fq/{where}/retrain/{j}"] for j in range(m)]
+        unlearned = {method: [self.results[f"fq/{where}/{method}/{j}"] for j in range(m)]
+                     for method in fq_methods(self.ctx.cfg)}
+        fq, mem = forgetting_quality(self.ctx.scenario(seed, name).forget[1],
+                                     teacher_eval["logits"]["forget"], retrained, unlearned)
+        at = {"scenario": name, "seed": seed}
+        return [{**at, **r} for r in fq], {**at, **mem}
 
 
 def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None = None,
@@ -171,15 +259,16 @@ def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | N
                    report: Callable[[Path], Any] | None = None,
                    eval_backend: Mapping[str, Any] | None = None,
                    extra_columns: Mapping[str, Any] | None = None,
-                   donors: tuple[Path, ...] = ()) -> Path:
+                   donors: tuple[Path, ...] = (), executor: Executor | None = None) -> Path:
     """Run a validated config (see :mod:`qiskit_unlearn.config`); returns the run directory.
 
     Per seed and scenario: train (or load) the teacher and the retrain oracle, run every
     configured unlearning method on a copy of the teacher, evaluate everything against the
     teacher and the oracle, then write ``results.csv`` / ``results.json``, curves and the
-    manifest. ``report`` (e.g. :func:`qiskit_unlearn.report.write_report`, which ``qunlearn
-    run`` passes; reports sit above this layer) is called with the run directory once this
-    call has finished the run, still under the run's lock.
+    manifest. ``executor`` runs the units of work (default: this process, one thread per
+    unit); ``report`` (e.g. :func:`qiskit_unlearn.report.write_report`, which ``qunlearn run``
+    passes; reports sit above this layer) is called with the run directory once this call has
+    finished the run, still under the run's lock.
 
     ``eval_backend`` evaluates every model on another backend than it was trained on (noise
     studies: noise only at evaluation time); ``extra_columns`` are added to every row;
@@ -201,7 +290,7 @@ def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | N
         ctx = RunContext(cfg, out_dir, extra_columns=options["extra_columns"])
         with _job_log(out_dir):
             _run(ctx, found.manifest, options, cache_dir=cache_dir, progress=progress,
-                 echo=echo, donors=donors)
+                 echo=echo, donors=donors, executor=executor or InProcessExecutor())
         if report:
             report(out_dir)
     return out_dir
@@ -219,13 +308,14 @@ def _job_log(out_dir: Path) -> AbstractContextManager[Any]:
 
 def _run(ctx: RunContext, previous: Mapping[str, Any], options: Mapping[str, Any], *,
          cache_dir: Path | None, progress: bool, echo: Callable[[str], Any],
-         donors: tuple[Path, ...]) -> None:
+         donors: tuple[Path, ...], executor: Executor) -> None:
     out_dir, cfg = ctx.out_dir, ctx.cfg
     assert out_dir is not None
     for sub in ("checkpoints", "history", "curves", "unlearned"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
     log = _logger(out_dir)
     manifest = start_manifest(out_dir, cfg, previous, options)
+    manifest.data["execution"] = executor.describe()
     if previous:
         echo(f"resuming the unfinished run in {out_dir} (started {previous.get('started')})")
         log.info("resuming the unfinished run started %s", previous.get("started"))
@@ -235,38 +325,35 @@ def _run(ctx: RunContext, previous: Mapping[str, Any], options: Mapping[str, Any
         echo(f"  {text}")
 
     store = ModelStore(out_dir, manifest, ModelCache(cache_dir), progress, note)
-    work = Orchestrator(ctx, store, manifest, eval_backend=options["eval_backend"],
-                        progress=progress, donors=donors)
-    rows: list[dict[str, Any]] = []
-    fq_rows: list[dict[str, Any]] = []
-    mem_rows: list[dict[str, Any]] = []
+    if isinstance(executor, InProcessExecutor):
+        work.adopt(ctx)  # units in this process share the driver's prepared data
+    orchestrator = Orchestrator(ctx, store, manifest, executor=executor,
+                                eval_backend=options["eval_backend"], progress=progress,
+                                donors=donors)
     t0 = time.perf_counter()
-
-    def add_row(row: dict[str, Any]) -> None:
-        rows.append(row)
-        log.info("%s: %s", row["method"], json.dumps(row, default=str))
-        echo(f"  {row['method']:14s} retain {row['retain_accuracy']:.3f}  forget "
-             f"{row['forget_accuracy']:.3f}  test {row['test_accuracy']:.3f}  UQI "
-             f"{row['uqi']:+.3f}  MIA {row.get('mia_auc', float('nan')):.3f}  "
-             f"({row['seconds']:.1f} s)")
-
     try:
-        for seed, name in ctx.units():
+        for seed in ctx.seeds:
             data = ctx.data(seed)
-            if manifest.data["data"].get(str(seed)) is not data["metadata"]:
-                manifest.data["data"][str(seed)] = data["metadata"]
-                log.info("seed %d: data %s", seed, data["metadata"]["sizes"])
+            manifest.data["data"][str(seed)] = data["metadata"]
+            log.info("seed %d: data %s", seed, data["metadata"]["sizes"])
+        plan = orchestrator.plan()
+        echo(f"{len(plan)} units of work on {executor.name} "
+             f"({len(list(ctx.units()))} seed x scenario pairs)")
+        try:
+            executor.run(plan, orchestrator.on_result, progress=progress, what=ctx.name)
+        finally:
+            manifest.save()  # what finished is indexed, so the next run resumes from it
+        rows, fq_rows, mem_rows = orchestrator.rows()
+        for seed, name in ctx.units():
             sc = ctx.scenario(seed, name)
             echo(f"[seed {seed}] scenario {name}: {len(sc.retain_idx)} retain, "
                  f"{len(sc.forget_idx)} forget")
-            ref = work.references(seed, name)
-            add_row(work.original_row(ref))
-            for method in cfg["unlearn"]["methods"] or ["retrain"]:
-                add_row(work.method_row(ref, method))
-            if cfg["evaluation"]["forgetting_quality"]:
-                fq, mem = work.forgetting_quality(ref)
-                fq_rows += fq
-                mem_rows.append(mem)
+            for row in (r for r in rows if r["seed"] == seed and r["scenario"] == name):
+                log.info("%s: %s", row["method"], json.dumps(row, default=str))
+                echo(f"  {row['method']:14s} retain {row['retain_accuracy']:.3f}  forget "
+                     f"{row['forget_accuracy']:.3f}  test {row['test_accuracy']:.3f}  UQI "
+                     f"{row['uqi']:+.3f}  MIA {row.get('mia_auc', float('nan')):.3f}  "
+                     f"({row['seconds']:.1f} s)")
         finish(out_dir, manifest, rows, fq_rows, time.perf_counter() - t0, mem_rows)
     finally:
         for handler in log.handlers:

@@ -23,15 +23,14 @@ import copy
 import csv
 import json
 import math
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qiskit_unlearn.execute import Executor
 from qiskit_unlearn.storage import digest, utc_now
 from qiskit_unlearn.sweep.axes import GridPoint, expand_grid, point_config
 from qiskit_unlearn.sweep.grid import REFERENCE_RUN, Run, SweepError, describe, expand_sweep
@@ -163,11 +162,9 @@ def _silent(*_: Any) -> None:
     """Per-method lines go to each run's log.txt; the sweep prints one line per run."""
 
 
-def execute(task: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one setting unless its directory already holds results for the same task.
-
-    Module-level (and fed plain data) so that worker processes can run it.
-    """
+def execute(task: Mapping[str, Any], executor: Executor | None = None) -> dict[str, Any]:
+    """Run one setting (its units on ``executor``) unless its directory already holds results
+    for the same task."""
     from qiskit_unlearn.run import run_experiment
     from qiskit_unlearn.storage import FileError, read_json, write_json
 
@@ -187,18 +184,10 @@ def execute(task: Mapping[str, Any]) -> dict[str, Any]:
                    progress=task["progress"], echo=_silent,
                    report=write_report if task["report"] else None,
                    eval_backend=task["eval_backend"], extra_columns=task["columns"],
-                   donors=tuple(Path(d) for d in task["donors"]))
+                   donors=tuple(Path(d) for d in task["donors"]), executor=executor)
     seconds = time.perf_counter() - start
     write_json(marker, {"fingerprint": task["fingerprint"], "seconds": seconds}, indent=1)
     return {"status": "ran", "seconds": seconds}
-
-
-def _init_worker() -> None:
-    import numba
-    import torch
-
-    torch.set_num_threads(1)  # one process per core: torch's and the engines' (Numba) pools
-    numba.set_num_threads(1)
 
 
 def _schedule(cfg: Mapping[str, Any], jobs: Sequence[Job]) -> dict[str, list[Job]]:
@@ -216,44 +205,22 @@ def _schedule(cfg: Mapping[str, Any], jobs: Sequence[Job]) -> dict[str, list[Job
     return order
 
 
-def _execute_all(tasks: Mapping[str, Mapping[str, Any]], consumers: Mapping[str, list[Job]],
-                 out_dir: Path, jobs: int,
-                 finished: Callable[[str, dict[str, Any]], None]) -> None:
-    """Run every task, each producer before the runs reusing its models; ``jobs = 1`` runs in
-    this process (progress bars, no start-up cost) in plan order."""
-    if jobs == 1:
-        for path, followers in consumers.items():
-            finished(path, execute(tasks[path]))
-            for other in followers:
-                finished(other.path, execute(tasks[other.path]))
-        return
-    order = list(tasks)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker) as pool:
-        pending = {pool.submit(execute, tasks[path]): path for path in consumers}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: order.index(pending[f])):
-                path = pending.pop(future)
-                finished(path, future.result())
-                for other in consumers.get(path, []):
-                    pending[pool.submit(execute, tasks[other.path])] = other.path
-
-
 def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None = None,
-              progress: bool = True, echo: Callable[[str], Any] = print, jobs: int = 1,
-              run_reports: bool = True) -> Path:
+              progress: bool = True, echo: Callable[[str], Any] = print,
+              executor: Executor | None = None, run_reports: bool = True) -> Path:
     """Run every setting of ``cfg["sweep"]`` into ``out_dir`` and write the combined results,
     plots, report and manifest; returns ``out_dir``.
 
     ``cache_dir`` holds the trained models shared between runs (``out_dir/models`` if None);
-    ``jobs`` > 1 runs settings in that many worker processes; ``run_reports`` also writes each
+    ``executor`` runs every setting's units (default: this process); settings run one after
+    another, producers first, so those reusing a producer's models find them; ``run_reports``
+    also writes each
     run directory's own report.
     """
+    from qiskit_unlearn.execute import InProcessExecutor
     from qiskit_unlearn.run.rundir import Manifest, claim, config_fingerprint, locked
 
-    if jobs < 1:
-        raise SweepError(f"jobs must be >= 1, got {jobs}")
+    executor = executor or InProcessExecutor()
     preflight(cfg, plan(cfg))
     out_dir = Path(out_dir)
     base = {k: v for k, v in cfg.items() if k != "sweep"}
@@ -264,12 +231,13 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
                                       "sweep": cfg["sweep"], "started": utc_now()})
         manifest.save()
         _sweep(cfg, jobs_of(cfg), out_dir, manifest, cache_dir=cache_dir, progress=progress,
-               echo=echo, jobs=jobs, run_reports=run_reports)
+               echo=echo, executor=executor, run_reports=run_reports)
     return out_dir
 
 
 def _sweep(cfg: Mapping[str, Any], runs: Sequence[Job], out_dir: Path, manifest: Any, *,
-           cache_dir: Path | None, progress: bool, echo: Callable[[str], Any], jobs: int,
+           cache_dir: Path | None, progress: bool, echo: Callable[[str], Any],
+           executor: Executor,
            run_reports: bool) -> None:
     from qiskit_unlearn.run.outputs import package_versions
     from qiskit_unlearn.sweep.report import write_sweep_report
@@ -288,7 +256,7 @@ def _sweep(cfg: Mapping[str, Any], runs: Sequence[Job], out_dir: Path, manifest:
                            "cache_dir": str(cache), "eval_backend": backend,
                            "columns": job.columns, "donors": donors.get(job.path, []),
                            "fingerprint": fingerprint(rcfg, backend, job.columns),
-                           "progress": progress and jobs == 1, "report": run_reports}
+                           "progress": progress, "report": run_reports}
     results: dict[str, dict[str, Any]] = {}
     points = f" at {len(configs)} grid points" if runs[0].point.values else ""
     echo(f"sweep: {len(runs)} runs ({len(consumers)} trained, "
@@ -299,13 +267,15 @@ def _sweep(cfg: Mapping[str, Any], runs: Sequence[Job], out_dir: Path, manifest:
         echo(f"[{len(results)}/{len(runs)}] {path}: {result['status']} "
              f"({result['seconds']:.1f} s)")
 
-    _execute_all(tasks, consumers, out_dir, jobs, finished)
+    for path, followers in consumers.items():  # each producer before the runs reusing it
+        for name in (path, *(other.path for other in followers)):
+            finished(name, execute(tasks[name], executor))
     rows = combine(out_dir, runs)
     extras = [name for name in EXTRA_TABLES if combine(out_dir, runs, name)]
     manifest.data.update({
         "experiment": cfg["experiment"]["name"], "description": cfg["experiment"]["description"],
         "finished": utc_now(), "status": "finished",
-        "seeds": cfg["experiment"]["seeds"], "jobs": jobs,
+        "seeds": cfg["experiment"]["seeds"], "execution": executor.describe(),
         "cpu_count": os.cpu_count(), "versions": package_versions(), "rows": rows,
         "timings": {"total": time.perf_counter() - t0},
         "runs": [{"dir": job.path, "grid": job.point.label, "where": job.run.where,

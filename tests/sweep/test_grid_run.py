@@ -117,14 +117,18 @@ def test_every_point_trains_its_own_models(sweep):
 
 
 def test_two_jobs_give_the_same_metrics_as_one(sweep, tmp_path):
+    from qiskit_unlearn.execute import ProcessExecutor
+
     cfg, out, _ = sweep
     run_sweep(cfg, tmp_path / "out", cache_dir=tmp_path / "cache", progress=False,
-              echo=lambda *_: None, run_reports=False, jobs=2)
+              echo=lambda *_: None, run_reports=False, executor=ProcessExecutor(2))
     one, two = _rows(out / "results.csv"), _rows(tmp_path / "out" / "results.csv")
     assert len(one) == len(two)
     for a, b in zip(one, two, strict=True):
         assert {k: v for k, v in a.items() if k not in TIMING} == \
             {k: v for k, v in b.items() if k not in TIMING}
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["execution"] == {"executor": "processes", "threads": 1, "jobs": 2}
 
 
 def test_a_killed_sweep_resumes_with_the_runs_it_had_not_finished(sweep, tmp_path,

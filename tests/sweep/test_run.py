@@ -211,7 +211,7 @@ def test_rerunning_skips_finished_settings_and_runs_only_new_ones(sweep, tmp_pat
               run_reports=False)
     assert all(": skipped (" in line for line in lines[1:]) and len(lines) == 6
     assert (out / "results.csv").read_text() == before
-    # a new level runs alone; through the command line, in a worker process
+    # a new level runs alone; through the command line, its units in worker processes
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     config = _write(tmp_path, CONFIG)
@@ -224,7 +224,7 @@ def test_rerunning_skips_finished_settings_and_runs_only_new_ones(sweep, tmp_pat
     assert status.pop("eval/readout-0.2") == "ran"
     assert set(status.values()) == {"skipped"}
     assert len(_by(_rows(out / "results.csv"), noise="readout-0.2")) == 6
-    # the worker process found the shared teachers, oracles and unlearned models
+    # the run found the shared teachers, oracles and unlearned models
     run = json.loads((out / "eval" / "readout-0.2" / "manifest.json").read_text())
     assert {m["cache"] for m in run["models"].values()} == {"hit"}
     assert all(m["resumed"] for m in run["methods"].values())
