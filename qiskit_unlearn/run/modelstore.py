@@ -111,10 +111,11 @@ def training_key(cfg: Mapping[str, Any], data: Mapping[str, Any],
 def train_model(cfg: Mapping[str, Any], data: Mapping[str, Any],
                 train_xy: tuple[np.ndarray, np.ndarray], seed: int, *,
                 checkpoint: Path | None = None, progress: bool = False, description: str = "",
-                cache: ModelCache | None = None) -> tuple[torch.nn.Module, dict[str, Any], str]:
+                cache: ModelCache | None = None
+                ) -> tuple[torch.nn.Module, dict[str, Any], str, str]:
     """Train the config's model on ``train_xy`` (best epoch on the selection split), or take it
-    from ``cache``; returns the model, its training summary and where it came from. A unit of
-    work: it writes nothing but the per-epoch ``checkpoint`` (when given)."""
+    from ``cache``; returns the model, its training summary, where it came from and its key.
+    A unit of work: it writes nothing but the per-epoch ``checkpoint`` (when given)."""
     from qiskit_unlearn.models import build_model
     from qiskit_unlearn.train import train
 
@@ -122,7 +123,7 @@ def train_model(cfg: Mapping[str, Any], data: Mapping[str, Any],
     model = build_model(cfg["model"]["kind"], **kwargs)
     cached = cache.get(key, model) if cache is not None else None
     if cached is not None:
-        return model, cached, "cache"
+        return model, cached, "cache", key
     result = train(model, train_xy, selection_split(cfg, data), tcfg, checkpoint=checkpoint,
                    progress=progress, description=description, fingerprint=key)
     summary = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
@@ -131,7 +132,7 @@ def train_model(cfg: Mapping[str, Any], data: Mapping[str, Any],
                "resumed_from_epoch": result.resumed_from_epoch,
                "history": result.history,
                "circuit_evaluations": result.circuit_evaluations}
-    return model, summary, "trained"
+    return model, summary, "trained", key
 
 
 def unlearned_result(outcome: Any, circuits: int) -> dict[str, Any]:

@@ -68,6 +68,7 @@ class Orchestrator:
         self.info: dict[str, dict[str, Any]] = {}  # model tag → its recorded info
         #: model key → (its unit's key, seed, the tags it is recorded under and whether kept)
         self._trained: dict[str, tuple[str, int, list[tuple[str, bool]]]] = {}
+        self._teacher_keys: dict[tuple[int, str], str] = {}  # (seed, scenario) → model key
 
     # --- planning ------------------------------------------------------------------------
 
@@ -76,8 +77,10 @@ class Orchestrator:
         :class:`Ref` to the unit training it (one unit per distinct model)."""
         cfg, data = self.ctx.cfg, self.ctx.data(seed)
         xy, model_seed = work.training_data(self.ctx, seed, name, role)
-        _, _, key = training_key(cfg, data, xy, model_seed)
+        kwargs, _, key = training_key(cfg, data, xy, model_seed)
         tag = f"{name}-seed{seed}-{role}"
+        if role == "teacher":
+            self._teacher_keys[(seed, name)] = key
         if key in self._trained:  # the same model under another name (e.g. both teachers)
             unit_key, _, tags = self._trained[key]
             tags.append((tag, keep))
@@ -87,7 +90,6 @@ class Orchestrator:
             return self.results[unit_key]
         from qiskit_unlearn.models import build_model
 
-        kwargs, _, _ = training_key(cfg, data, xy, model_seed)
         model = build_model(cfg["model"]["kind"], **kwargs)
         found = self.store.find_trained(role, key, tag, model)
         unit_key = f"train/{tag}"
@@ -145,9 +147,9 @@ class Orchestrator:
         return list(self.ctx.cfg["unlearn"]["methods"]) or ["retrain"]
 
     def _method_key(self, seed: int, name: str, method: str) -> str:
-        data = self.ctx.data(seed)
-        xy, _ = work.training_data(self.ctx, seed, name, "teacher")
-        _, _, key = training_key(self.ctx.cfg, data, xy, seed)
+        """The key of a method's result: its teacher's (recorded when the teacher was
+        planned), the method, its params, the seed and the forget set."""
+        key = self._teacher_keys[(seed, name)]
         return digest(key[:24], method, self.ctx.method_params(method), seed,
                       self.ctx.scenario(seed, name).forget_idx)
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from qiskit_unlearn.run.context import RunContext
-from qiskit_unlearn.run.models import evaluated_on
-from qiskit_unlearn.run.modelstore import ModelCache, train_model, training_key, unlearned_result
+from qiskit_unlearn.run.models import evaluated_on, model_kwargs
+from qiskit_unlearn.run.modelstore import ModelCache, train_model, unlearned_result
 from qiskit_unlearn.storage import digest
 from qiskit_unlearn.train import predict_logits
 
@@ -60,7 +60,7 @@ def model_of(ctx: RunContext, seed: int, trained: Mapping[str, Any]) -> torch.nn
     from qiskit_unlearn.models import build_model
 
     data = ctx.data(seed)
-    kwargs, _, _ = training_key(ctx.cfg, data, data["train"], seed)
+    kwargs = model_kwargs(ctx.cfg, data["num_classes"], data["train"][0].shape[1:], seed)
     model = build_model(ctx.cfg["model"]["kind"], **kwargs)
     model.load_state_dict(trained["state"])
     return model.eval()
@@ -74,10 +74,9 @@ def train_unit(cfg: Mapping[str, Any], seed: int, name: str, role: str, *,
     data = ctx.data(seed)
     xy, model_seed = training_data(ctx, seed, name, role)
     cache = ModelCache(Path(cache_dir)) if cache_dir and Path(cache_dir).is_dir() else None
-    model, summary, source = train_model(
+    model, summary, source, key = train_model(
         cfg, data, xy, model_seed, checkpoint=Path(checkpoint) if checkpoint else None,
         progress=progress, description=role, cache=cache)
-    _, _, key = training_key(cfg, data, xy, model_seed)
     return {"state": model.state_dict(), "summary": summary, "source": source, "key": key}
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from hardware.ibm_stubs import without_ibm_account
 from qiskit.circuit import Parameter, QuantumCircuit
 from qiskit.primitives import StatevectorEstimator
 from qiskit.quantum_info import SparsePauliOp
@@ -309,16 +310,9 @@ def test_an_unknown_backend_lists_every_registered_one():
 @pytest.fixture
 def no_ibm_account(tmp_path, monkeypatch):
     """No saved IBM account and no IBM environment variables (nothing can reach the network)."""
-    from qiskit_ibm_runtime.accounts import management
-
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(management, "_DEFAULT_ACCOUNT_CONFIG_JSON_FILE",
-                        str(home / ".qiskit" / "qiskit-ibm.json"))
-    for var in ("QISKIT_IBM_TOKEN", "QISKIT_IBM_URL", "QISKIT_IBM_INSTANCE",
-                "QISKIT_IBM_CHANNEL"):
-        monkeypatch.delenv(var, raising=False)
+    without_ibm_account(monkeypatch, home)
     return home
 
 
