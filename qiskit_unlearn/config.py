@@ -30,6 +30,14 @@ from qiskit_unlearn.schema import (
     validate_table,
 )
 
+__all__ = [
+    "SCHEMA",
+    "apply_overrides",
+    "load_config",
+    "parse_override",
+    "validate_config",
+]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -60,6 +68,10 @@ def _preprocessor_names() -> list[str]:
     return sorted(PREPROCESSORS)
 
 
+#: The fixed sections of an experiment config, section name -> key ->
+#: :class:`~qiskit_unlearn.schema.Field`.
+#: ``[model]``, ``[backend]`` and ``[[scenario]]`` are open-ended (each registry entry checks
+#: its own keys) and ``[sweep]`` is validated by its own layer, so they are not listed here.
 SCHEMA: dict[str, dict[str, Field]] = {
     "experiment": {
         "name": Field((str,), required=True, check=plain_name, rule=NAME_RULE),
@@ -131,11 +143,22 @@ SectionValidator = Callable[[Any, Mapping[str, Any]], Any]
 
 def validate_config(raw: Mapping[str, Any],
                     sections: Mapping[str, SectionValidator] | None = None) -> dict[str, Any]:
-    """Check a parsed config and fill in defaults; raises :class:`ConfigError`.
+    """Check a parsed config and fill in defaults.
 
-    ``sections`` validates the sections higher layers own (``{"sweep": ...}``, see
-    :func:`qiskit_unlearn.sweep.load_config`); such a section without a validator is kept as
-    given."""
+    Args:
+        raw: The parsed TOML, section name -> table (``scenario``: a list of tables).
+        sections: Validators of the sections higher layers own (``{"sweep": ...}``, see
+            :func:`qiskit_unlearn.sweep.load_config`), each called as
+            ``validator(table, raw)``; such a section without a validator is kept as given.
+
+    Returns:
+        A new config with every section validated and defaults filled in.
+
+    Raises:
+        ~qiskit_unlearn.errors.ConfigError: If a section or key is unknown or missing, a
+            value has the wrong type or is out of range, or names an unknown dataset, model,
+            scenario kind, method, preprocessor, backend or class label.
+    """
     unknown = sorted(set(raw) - TOP_LEVEL)
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)}; allowed sections: "
@@ -289,7 +312,17 @@ def _check_backend_name(name: str) -> None:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``section.key=value`` → (path, value); the value is read as TOML, else as a string."""
+    """``section.key=value`` → (path, value); the value is read as TOML, else as a string.
+
+    Args:
+        text: One ``--set`` override, e.g. ``train.epochs=5`` or ``scenario.0.classes=[1]``.
+
+    Returns:
+        The key split at dots and the parsed value.
+
+    Raises:
+        ~qiskit_unlearn.errors.ConfigError: If ``text`` has no ``=`` or an empty key.
+    """
     if "=" not in text:
         raise ConfigError(f"--set expects key=value (e.g. train.epochs=5), got {text!r}")
     key, _, value = text.partition("=")
@@ -304,6 +337,20 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a parsed (not yet validated) config.
+
+    Missing tables on the way are created; a list (``[[scenario]]``) is entered by index.
+
+    Args:
+        raw: The parsed TOML; it is not modified.
+        overrides: ``section.key=value`` strings (see :func:`parse_override`), applied in order.
+
+    Returns:
+        A deep copy of ``raw`` with the overrides applied.
+
+    Raises:
+        ~qiskit_unlearn.errors.ConfigError: If an override is malformed or indexes a list wrongly.
+    """
     raw = copy.deepcopy(raw)
     for text in overrides:
         path, value = parse_override(text)
@@ -324,8 +371,21 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
 
 def load_config(path: str | Path, overrides: Sequence[str] = (),
                 sections: Mapping[str, SectionValidator] | None = None) -> dict[str, Any]:
-    """Read, override (``--set``) and validate a TOML experiment config (``sections``: see
-    :func:`validate_config`)."""
+    """Read, override (``--set``) and validate a TOML experiment config.
+
+    Args:
+        path: The TOML file.
+        overrides: ``section.key=value`` overrides applied before validation (see
+            :func:`apply_overrides`).
+        sections: Validators of sections higher layers own (see :func:`validate_config`).
+
+    Returns:
+        The validated config with defaults filled in.
+
+    Raises:
+        ~qiskit_unlearn.errors.ConfigError: If the file does not exist, is not valid TOML,
+            or the config is invalid (the message starts with the file's path).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; see experiments/ for examples")

@@ -6,10 +6,12 @@ other.
 
 ``BackendError`` lives here, below every layer, so that the exact engine (which must not import
 :mod:`qiskit_unlearn.backends`) can raise the same error the backends do, e.g. when a circuit
-does not fit in memory. :mod:`qiskit_unlearn.backends.base` re-exports it.
+does not fit in memory. :mod:`qiskit_unlearn.backends` re-exports it.
 """
 
 from __future__ import annotations
+
+__all__ = ["BackendError", "ConfigError", "RunDirError"]
 
 
 class BackendError(ValueError):

@@ -32,6 +32,10 @@ from qiskit_unlearn.errors import ConfigError
 from qiskit_unlearn.registry import Registry
 from qiskit_unlearn.schema import Field, check_value, fraction, int_list
 
+__all__ = ["SCENARIOS", "Plan", "Scenario", "ScenarioError", "ScenarioKind", "ScenarioParams",
+           "flip_labels", "make_scenario", "random_inputs", "register_scenario",
+           "stratified_sample"]
+
 ArrayPair = tuple[np.ndarray, np.ndarray]
 Corruption = Callable[[np.ndarray, np.ndarray, np.random.Generator], ArrayPair]
 
@@ -48,6 +52,20 @@ class Scenario:
     holds the original labels. ``retain_idx`` and ``forget_idx`` are sorted, disjoint and cover
     every training index. ``nonmember_idx`` indexes the held-out pool that ``nonmember_x`` /
     ``nonmember_y`` were drawn from (before the scenario's corruption).
+
+    Attributes:
+        name: the scenario's name, e.g. ``subset-0.02`` or ``class-0``.
+        train_x: training inputs the teacher sees, shape (N, ...), poison applied.
+        train_y: training labels the teacher sees, shape (N,), flipped ones included.
+        clean_y: the original training labels, shape (N,).
+        retain_idx: sorted indices into the training set of the samples to keep.
+        forget_idx: sorted indices into the training set of the samples to forget.
+        nonmember_x: held-out inputs used as membership-inference non-members, shape (M, ...),
+            corrupted like the forget set.
+        nonmember_y: their labels, shape (M,), corrupted like the forget set.
+        info: what the scenario did: kind, seed, its parameters, set sizes, the non-member
+            shortfall and the forget set's class counts.
+        nonmember_idx: sorted indices into the held-out pool of the non-members.
     """
 
     name: str
@@ -63,6 +81,7 @@ class Scenario:
 
     @property
     def retain(self) -> ArrayPair:
+        """Retain samples ``(x, y)`` with the labels the teacher saw."""
         return self.train_x[self.retain_idx], self.train_y[self.retain_idx]
 
     @property
@@ -74,7 +93,13 @@ class Scenario:
 @dataclass(frozen=True)
 class ScenarioParams:
     """What a planner may use: the kind's checked parameter values, the class count and the
-    training inputs."""
+    training inputs.
+
+    Attributes:
+        values: the kind's parameters, checked and with defaults filled in.
+        num_classes: the number of classes C.
+        train_x: the clean training inputs, shape (N, ...).
+    """
 
     values: Mapping[str, Any]
     num_classes: int
@@ -83,7 +108,14 @@ class ScenarioParams:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a planner decides: the forget indices, an optional corruption, the details."""
+    """What a planner decides: the forget indices, an optional corruption, the details.
+
+    Attributes:
+        forget_idx: sorted training indices of the forget set.
+        corrupt: applied to the forget samples before training and to the non-members
+            (``corrupt(x, y, rng) -> (x, y)``, e.g. :func:`flip_labels`); ``None`` for none.
+        details: entries for the scenario's ``info`` (e.g. ``{"alpha": 0.3}``).
+    """
 
     forget_idx: np.ndarray
     corrupt: Corruption | None = None
@@ -96,7 +128,16 @@ Planner = Callable[[np.ndarray, np.random.Generator, ScenarioParams], Plan]
 @dataclass(frozen=True)
 class ScenarioKind:
     """A registered scenario kind: its planner, its parameters (the ``[[scenario]]`` keys, with
-    defaults and rules) and the default name of a scenario from its values."""
+    defaults and rules) and the default name of a scenario from its values.
+
+    Attributes:
+        name: the kind's registry name, e.g. ``label-flip``.
+        planner: ``planner(y, rng, params) -> Plan``: picks the forget set (and corruption)
+            from the training labels, a seeded generator and a :class:`ScenarioParams`.
+        params: the kind's parameters by name, each a ``Field`` with its default and rule.
+        label: makes a scenario's name from its checked parameter values.
+        summary: one line describing the kind (the planner docstring's first line).
+    """
 
     name: str
     planner: Planner
@@ -105,8 +146,19 @@ class ScenarioKind:
     summary: str
 
     def check(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The kind's parameters with defaults filled in; unknown or invalid ones raise
-        :class:`ScenarioError` naming the parameter and its rule."""
+        """The kind's parameters with defaults filled in.
+
+        Args:
+            values: parameter values by name (a subset of :attr:`params`); NumPy scalars and
+                tuples are accepted.
+
+        Returns:
+            Every parameter of the kind, checked, with defaults for those not given.
+
+        Raises:
+            ScenarioError: for an unknown parameter or an invalid value, naming the parameter
+                and its rule.
+        """
         unknown = sorted(set(values) - set(self.params))
         if unknown:
             raise ScenarioError(f"scenario kind {self.name!r} takes no parameter(s) "
@@ -122,13 +174,27 @@ class ScenarioKind:
         return out
 
 
+#: The scenario kinds by name (``subset``, ``class``, ``label-flip``, ``feature-poison``);
+#: an unknown name raises :class:`ScenarioError`.
 SCENARIOS: Registry[ScenarioKind] = Registry("scenario kind", ScenarioError)
 
 
 def register_scenario(name: str, *, params: Mapping[str, Field],
                       label: Callable[[Mapping[str, Any]], str]
                       ) -> Callable[[Planner], Planner]:
-    """Register a planner (its docstring's first line is the kind's summary)."""
+    """Decorator registering a planner as a scenario kind in :data:`SCENARIOS`.
+
+    The planner's docstring's first line becomes the kind's summary.
+
+    Args:
+        name: the kind's registry name (the ``kind`` of ``[[scenario]]`` and
+            :func:`make_scenario`).
+        params: the kind's parameters by name, each a ``Field`` with its default and rule.
+        label: makes a scenario's default name from its checked parameter values.
+
+    Returns:
+        The decorator, which registers the planner and returns it unchanged.
+    """
 
     def wrap(planner: Planner) -> Planner:
         summary = (planner.__doc__ or "").strip().split("\n")[0]
@@ -160,6 +226,14 @@ def stratified_sample(y: np.ndarray, fraction: float, rng: np.random.Generator) 
     of 120 Iris training samples is 3). Per-class counts follow the largest-remainder rule, so
     each class gets ``floor`` or ``ceil`` of its exact share (within one sample of its
     proportion); ties are broken at random.
+
+    Args:
+        y: integer class labels, shape (N,).
+        fraction: share of the samples to pick, in [0, 1]; at least one sample is picked.
+        rng: the generator of every random choice.
+
+    Returns:
+        Sorted int64 indices into ``y``.
     """
     classes, counts = np.unique(y, return_counts=True)
     total = max(1, math.ceil(fraction * len(y) - 1e-9))
@@ -174,7 +248,14 @@ def stratified_sample(y: np.ndarray, fraction: float, rng: np.random.Generator) 
 
 
 def flip_labels(num_classes: int) -> Corruption:
-    """A corruption giving each sample a uniformly random label different from its own."""
+    """A corruption giving each sample a uniformly random label different from its own.
+
+    Args:
+        num_classes: the number of classes C (labels are 0..C-1); at least 2.
+
+    Returns:
+        ``corrupt(x, y, rng) -> (x, flipped y)``; the inputs pass unchanged.
+    """
 
     def corrupt(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> ArrayPair:
         shift = rng.integers(1, num_classes, size=len(y))
@@ -190,6 +271,13 @@ def random_inputs(reference: np.ndarray) -> Corruption:
     inputs, so the poison stays a valid input of the same preprocessing: angles stay within their
     angle range, pixels within the pixel range. If every reference vector has unit L2 norm
     (amplitude-normalised data), the poison vectors are rescaled to unit norm as well.
+
+    Args:
+        reference: the training inputs, shape (N, ...), whose per-entry ranges the poison
+            follows.
+
+    Returns:
+        ``corrupt(x, y, rng) -> (random x, y)``; the labels pass unchanged.
     """
     flat = reference.reshape(len(reference), -1).astype(np.float64)
     low, high = flat.min(axis=0), flat.max(axis=0)
@@ -290,6 +378,14 @@ def make_scenario(
         params: the kind's parameters (defaults from its registry entry): ``fraction`` of
             the training set forgotten by ``subset``, the ``classes`` forgotten by ``class``,
             the share ``alpha`` poisoned by ``label-flip`` / ``feature-poison``.
+
+    Returns:
+        The scenario, named from its parameters (e.g. ``label-flip-0.3``).
+
+    Raises:
+        ScenarioError: for an unknown kind or parameter, an invalid value or seed, malformed
+            or mismatched data, labels beyond ``num_classes``, an empty holdout, or a plan
+            that would forget every training sample.
     """
     entry = SCENARIOS.lookup(kind)
     if "classes" in params and isinstance(params["classes"], (int, np.integer)):

@@ -43,7 +43,14 @@ def utc_stamp() -> str:
 # --- digests ----------------------------------------------------------------------------------
 
 def sha256_file(path: Path | str) -> str:
-    """SHA-256 of a file's bytes, read in blocks (model files can be large)."""
+    """SHA-256 of a file's bytes, read in blocks (model files can be large).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The digest as 64 lowercase hex digits.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("config", {"config"}),
     ("execution", {"execute"}),
     ("run", {"run"}),
-    ("studies", {"report", "sweep", "hardware"}),
+    ("studies", {"report", "sweep", "hardware", "tracking"}),
     ("interface", {"cli", "bench", "bench_scaling", "demo"}),
 ]
 RANK = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}
@@ -91,7 +91,8 @@ def test_no_module_imports_through_the_package_facade():
 def test_every_unit_has_a_layer():
     units = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
              if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
-    assert units - set(RANK) == set(), "add the new module to LAYERS (and the README diagram)"
+    assert units - set(RANK) == set(), (
+        "add the new module to LAYERS (and the diagram in docs/guides/architecture.md)")
     assert set(RANK) - units == set(), "LAYERS names a unit that no longer exists"
 
 
@@ -137,14 +138,14 @@ def _imports_at(path: Path) -> list[tuple[int, str]]:
         PACKAGE = saved
 
 
-def test_the_readme_diagram_shows_every_layer_and_unit():
-    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+def test_the_architecture_guide_diagram_shows_every_layer_and_unit():
+    guide = (PACKAGE.parent / "docs" / "guides" / "architecture.md").read_text(encoding="utf-8")
+    section = guide.split("## Architecture", 1)[1].split("\n## ", 1)[0]
     diagram = section.split("```", 2)[1]
     lines = {line.split()[0]: line for line in diagram.splitlines() if line.strip()
              and line.split()[0].isalpha()}
     for layer, units in LAYERS:
-        assert layer in lines, f"the README's layer diagram lacks the {layer!r} layer"
+        assert layer in lines, f"the architecture guide's layer diagram lacks the {layer!r} layer"
         row = lines[layer]
         missing = [u for u in units if u not in row.replace("/", " ").split()]
-        assert not missing, f"the README's {layer!r} row does not name {missing}"
+        assert not missing, f"the architecture guide's {layer!r} row does not name {missing}"

@@ -36,6 +36,17 @@ from qiskit_unlearn.ansatz.qasm import (
     load_ansatz_qasm,
 )
 
+# Annotations only (no new values): they give the re-exported constants their reference entries.
+#: The reference ansätze behind ``circuits/``, by name, each with its ``builder`` name, its
+#: ``kwargs`` and a ``description`` (see :func:`build_reference`).
+CATALOGUE: dict
+#: Entanglement layouts of :func:`entangling_pairs` (``none``, ``linear``, ``ring``, ``full``).
+ENTANGLEMENTS: tuple
+#: Two-qubit gates of the HQML entangling layer (``cz``, ``cx``).
+ENTANGLERS: tuple
+#: How OpenQASM 3 parameter names tell inputs (``x_<i>``) from weights (``w_<i>``), in words.
+NAMING_RULE: str
+
 __all__ = [
     "CATALOGUE",
     "ENTANGLEMENTS",

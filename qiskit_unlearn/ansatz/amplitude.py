@@ -27,7 +27,17 @@ from qiskit_unlearn.ansatz.base import AnsatzError, check_int
 def amplitude_encode(x: ArrayLike, num_qubits: int | None = None) -> np.ndarray:
     """Zero-pad the last axis of ``x`` to 2^n and normalize each vector to unit norm.
 
-    ``num_qubits`` defaults to the fewest qubits whose 2^n amplitudes hold ``x.shape[-1]`` values.
+    Args:
+        x: Real data of shape (..., m); each vector along the last axis is encoded.
+        num_qubits: Number of qubits n (2^n >= m). None (default): the fewest qubits whose 2^n
+            amplitudes hold ``x.shape[-1]`` values.
+
+    Returns:
+        The unit-norm amplitudes, shape (..., 2^n).
+
+    Raises:
+        AnsatzError: If ``x`` is complex, empty, has NaN or infinite entries, has an all-zero
+            vector, or does not fit in ``num_qubits`` qubits.
     """
     arr = np.asarray(x)
     if np.iscomplexobj(arr):
@@ -62,8 +72,19 @@ def _where(mask: np.ndarray) -> str:
 def amplitude_encoding_angles(x: ArrayLike, num_qubits: int | None = None) -> np.ndarray:
     """Parameter values of :func:`amplitude_state_preparation` that prepare ``x``.
 
-    ``x`` has shape (..., m) with m <= 2^n; the result has shape (..., 2^n - 1) and binds in
-    parameter order, giving the state ``amplitude_encode(x)`` exactly (signs included).
+    Binding the result in parameter order gives the state ``amplitude_encode(x)`` exactly
+    (signs included).
+
+    Args:
+        x: Real data of shape (..., m) with m <= 2^n.
+        num_qubits: Number of qubits n; None (default) picks the fewest that hold m values, as
+            in :func:`amplitude_encode`.
+
+    Returns:
+        RY angles in radians, shape (..., 2^n - 1).
+
+    Raises:
+        AnsatzError: If ``x`` cannot be amplitude-encoded (see :func:`amplitude_encode`).
     """
     amps = amplitude_encode(x, num_qubits)
     n = amps.shape[-1].bit_length() - 1
@@ -110,9 +131,19 @@ def _cx_control_bit(step: int, num_controls: int) -> int:
 
 def amplitude_state_preparation(num_qubits: int,
                                 prefix: str = "x") -> tuple[QuantumCircuit, ParameterVector]:
-    """RY/CX circuit mapping |0...0> to a real unit vector given by 2^n - 1 angle parameters.
+    """RY/CX circuit mapping ``|0...0>`` to a real unit vector given by 2^n - 1 angle parameters.
 
     Bind the parameters to ``amplitude_encoding_angles(data)``. Uses 2^n - 1 RY and 2^n - 2 CX.
+
+    Args:
+        num_qubits: Number of qubits n (at least 1).
+        prefix: Name of the parameter vector.
+
+    Returns:
+        The circuit and its 2^n - 1 angle parameters, in binding order.
+
+    Raises:
+        AnsatzError: If ``num_qubits`` is not an integer >= 1.
     """
     n = check_int(num_qubits, "num_qubits", 1)
     params = ParameterVector(prefix, 2**n - 1)

@@ -35,6 +35,18 @@ class Ansatz:
     ``metadata`` holds at least ``builder`` and ``kwargs`` (call ``builder(**kwargs)`` to rebuild)
     and ``encoding`` (``"angle"``: inputs take the data features directly; ``"amplitude"``: inputs
     take ``amplitude_encoding_angles(data)``).
+
+    Attributes:
+        name: Name of the ansatz (a catalogue name for reference ansätze).
+        circuit: The parameterized circuit.
+        input_params: Parameters bound to data, in the order of the QNN's input vector.
+        weight_params: Trainable parameters, in the order of the QNN's weight vector.
+        metadata: How the circuit was built: ``builder``, ``kwargs``, ``encoding`` and any
+            builder-specific keys (e.g. ``input_dim`` for amplitude encoding).
+
+    Raises:
+        AnsatzError: If a parameter is listed twice, is both an input and a weight, is not in
+            the circuit, or a circuit parameter is neither an input nor a weight.
     """
 
     name: str
@@ -50,18 +62,34 @@ class Ansatz:
 
     @property
     def num_qubits(self) -> int:
+        """Number of qubits of the circuit."""
         return self.circuit.num_qubits
 
     @property
     def num_inputs(self) -> int:
+        """Number of data input parameters."""
         return len(self.input_params)
 
     @property
     def num_weights(self) -> int:
+        """Number of trainable weight parameters."""
         return len(self.weight_params)
 
     def bind(self, inputs: ArrayLike, weights: ArrayLike) -> QuantumCircuit:
-        """The circuit with every parameter bound: ``inputs`` and ``weights`` in declared order."""
+        """The circuit with every parameter bound: ``inputs`` and ``weights`` in declared order.
+
+        Args:
+            inputs: Values of :attr:`input_params`, in order (flattened; exactly
+                :attr:`num_inputs` values).
+            weights: Values of :attr:`weight_params`, in order (flattened; exactly
+                :attr:`num_weights` values).
+
+        Returns:
+            A copy of the circuit with no free parameters.
+
+        Raises:
+            AnsatzError: If ``inputs`` or ``weights`` has the wrong number of values.
+        """
         values = {}
         for kind, params, given in (("inputs", self.input_params, inputs),
                                     ("weights", self.weight_params, weights)):
@@ -105,6 +133,16 @@ def entangling_pairs(num_qubits: int, entanglement: str) -> list[tuple[int, int]
 
     ``linear``: (0,1), (1,2), ...; ``ring``: linear plus (n-1, 0) when n > 2 (for two qubits the
     closing pair would repeat (0,1)); ``full``: every pair i < j; ``none``: no pairs.
+
+    Args:
+        num_qubits: Number of qubits n (at least 1).
+        entanglement: One of :data:`ENTANGLEMENTS`: ``none``, ``linear``, ``ring`` or ``full``.
+
+    Returns:
+        The (control, target) qubit pairs, in the order the gates are applied.
+
+    Raises:
+        AnsatzError: If ``num_qubits`` is not an integer >= 1 or ``entanglement`` is unknown.
     """
     n = check_int(num_qubits, "num_qubits", 1)
     if entanglement not in ENTANGLEMENTS:

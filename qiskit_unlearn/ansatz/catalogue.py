@@ -50,12 +50,34 @@ _BIND_INPUTS = {"angle": "bind x_<i> to data feature i",
 
 
 def rebuild(metadata: Mapping[str, Any]) -> Ansatz:
-    """Rebuild an ansatz from its ``metadata`` (``builder`` name and ``kwargs``)."""
+    """Rebuild an ansatz from its ``metadata`` (``builder`` name and ``kwargs``).
+
+    Args:
+        metadata: An :attr:`Ansatz.metadata` (or catalogue entry) with the ``builder`` name
+            (``hqml_ansatz``, ``hardware_efficient_ansatz`` or ``load_ansatz_qasm``) and the
+            ``kwargs`` to call it with.
+
+    Returns:
+        A freshly built ansatz.
+
+    Raises:
+        AnsatzError: If the builder is unknown or rejects the keyword arguments.
+    """
     return BUILDERS.lookup(metadata.get("builder"))(**metadata.get("kwargs", {}))
 
 
 def build_reference(name: str) -> Ansatz:
-    """The catalogue ansatz ``name`` (its ``name`` field is the catalogue name)."""
+    """The catalogue ansatz ``name`` (its ``name`` field is the catalogue name).
+
+    Args:
+        name: A key of :data:`CATALOGUE`, e.g. ``"hqml-4q-2l-ring-cz"``.
+
+    Returns:
+        The reference ansatz; its ``name`` and its circuit's name are ``name``.
+
+    Raises:
+        AnsatzError: If ``name`` is not in the catalogue.
+    """
     if name not in CATALOGUE:
         raise AnsatzError(f"unknown reference ansatz {name!r}; catalogue: {sorted(CATALOGUE)}")
     ansatz = rebuild(CATALOGUE[name])
@@ -64,7 +86,17 @@ def build_reference(name: str) -> Ansatz:
 
 
 def reference_qasm(name: str) -> str:
-    """The exact text of ``circuits/<name>.qasm``."""
+    """The exact text of ``circuits/<name>.qasm``.
+
+    Args:
+        name: A key of :data:`CATALOGUE`.
+
+    Returns:
+        OpenQASM 3 text with a header naming the builder call and how to bind the inputs.
+
+    Raises:
+        AnsatzError: If ``name`` is not in the catalogue.
+    """
     ansatz = build_reference(name)
     entry = CATALOGUE[name]
     call = ", ".join(f"{k}={v!r}" for k, v in entry["kwargs"].items())
@@ -78,7 +110,14 @@ def reference_qasm(name: str) -> str:
 
 
 def export_catalogue(out_dir: Path) -> list[Path]:
-    """Write ``<name>.qasm`` for every catalogue entry into ``out_dir``; return the paths."""
+    """Write ``<name>.qasm`` for every catalogue entry into ``out_dir``.
+
+    Args:
+        out_dir: Folder to write into (created if missing); files are replaced atomically.
+
+    Returns:
+        The written paths, in catalogue order.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -90,7 +129,14 @@ def export_catalogue(out_dir: Path) -> list[Path]:
 
 
 def check_catalogue(out_dir: Path) -> list[str]:
-    """Names whose ``<name>.qasm`` in ``out_dir`` is missing or differs from a fresh export."""
+    """Names whose ``<name>.qasm`` in ``out_dir`` is missing or differs from a fresh export.
+
+    Args:
+        out_dir: Folder holding the exported ``.qasm`` files (normally ``circuits/``).
+
+    Returns:
+        The stale catalogue names, in catalogue order; empty when every file is up to date.
+    """
     out_dir = Path(out_dir)
     stale = []
     for name in CATALOGUE:

@@ -24,10 +24,17 @@ def hardware_efficient_ansatz(num_qubits: int, reps: int = 2, rzz_ring: bool = T
     """Build the amplitude-encoded hardware-efficient ansatz.
 
     Args:
-        num_qubits: qubits n; the encoded data vectors have up to 2^n entries.
-        reps: trainable layers L.
-        rzz_ring: add the RZZ ring after each rotation layer (off: no entanglement beyond the
+        num_qubits: Qubits n (at least 1); the encoded data vectors have up to 2^n entries.
+        reps: Trainable layers L (at least 1).
+        rzz_ring: Add the RZZ ring after each rotation layer (off: no entanglement beyond the
             encoding, useful as an ablation).
+
+    Returns:
+        The ansatz, with 2^n - 1 input (angle) parameters ``x`` and ``L * (3 * n + pairs)``
+        weights ``w``; ``metadata["encoding"]`` is ``"amplitude"``.
+
+    Raises:
+        AnsatzError: If ``num_qubits`` or ``reps`` is not an integer >= 1.
     """
     n = check_int(num_qubits, "num_qubits", 1)
     reps = check_int(reps, "reps", 1)

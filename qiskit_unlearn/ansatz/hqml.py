@@ -25,11 +25,19 @@ def hqml_ansatz(num_qubits: int, reps: int = 2, entanglement: str = "ring",
     """Build the HQML ansatz; inputs ``x[0..n-1]`` (one feature per qubit), weights ``w``.
 
     Args:
-        num_qubits: qubits, which is also the number of input features.
-        reps: trainable layers L (3 * n * L weights).
-        entanglement: ``none``, ``linear``, ``ring`` or ``full`` (see ``entangling_pairs``).
-        entangler: two-qubit gate of the entangling layer, ``cz`` or ``cx``.
-        reuploading: repeat the encoding before every layer instead of only the first.
+        num_qubits: Qubits n (at least 1), which is also the number of input features.
+        reps: Trainable layers L (at least 1; 3 * n * L weights).
+        entanglement: ``none``, ``linear``, ``ring`` or ``full`` (see
+            :func:`entangling_pairs`).
+        entangler: Two-qubit gate of the entangling layer, ``cz`` or ``cx``.
+        reuploading: Repeat the encoding before every layer instead of only the first.
+
+    Returns:
+        The ansatz; ``metadata["encoding"]`` is ``"angle"``.
+
+    Raises:
+        AnsatzError: If ``num_qubits`` or ``reps`` is not an integer >= 1, or ``entanglement``
+            or ``entangler`` is unknown.
     """
     n = check_int(num_qubits, "num_qubits", 1)
     reps = check_int(reps, "reps", 1)

@@ -18,13 +18,31 @@ def _z_on(qubits: list[int], num_qubits: int) -> SparsePauliOp:
 
 
 def z_observables(num_qubits: int) -> list[SparsePauliOp]:
-    """Z on each qubit; output i is <Z_i> (Qiskit little-endian: qubit i is label position -1-i)."""
+    """Z on each qubit; output i is <Z_i> (Qiskit little-endian: qubit i is label position -1-i).
+
+    Args:
+        num_qubits: Number of qubits n (at least 1).
+
+    Returns:
+        n observables, one per QNN output.
+    """
     n = check_int(num_qubits, "num_qubits", 1)
     return [_z_on([q], n) for q in range(n)]
 
 
 def single_z_observable(num_qubits: int, qubit: int = 0) -> list[SparsePauliOp]:
-    """Z on ``qubit`` only, as a one-element list (a single QNN output)."""
+    """Z on ``qubit`` only, as a one-element list (a single QNN output).
+
+    Args:
+        num_qubits: Number of qubits n (at least 1).
+        qubit: The measured qubit, in 0..n-1.
+
+    Returns:
+        A one-element list of observables.
+
+    Raises:
+        AnsatzError: If ``qubit`` is out of range.
+    """
     n = check_int(num_qubits, "num_qubits", 1)
     if check_int(qubit, "qubit", 0) >= n:
         raise AnsatzError(f"qubit must be in 0..{n - 1}, got {qubit}")
@@ -32,7 +50,14 @@ def single_z_observable(num_qubits: int, qubit: int = 0) -> list[SparsePauliOp]:
 
 
 def parity_observable(num_qubits: int) -> list[SparsePauliOp]:
-    """Z⊗...⊗Z on all qubits, as a one-element list."""
+    """Z⊗...⊗Z on all qubits, as a one-element list.
+
+    Args:
+        num_qubits: Number of qubits n (at least 1).
+
+    Returns:
+        A one-element list of observables.
+    """
     n = check_int(num_qubits, "num_qubits", 1)
     return [_z_on(list(range(n)), n)]
 
@@ -41,7 +66,20 @@ OBSERVABLES = {"z": z_observables, "single-z": single_z_observable, "parity": pa
 
 
 def make_observables(kind: str, num_qubits: int, **kw: Any) -> list[SparsePauliOp]:
-    """Observables by name (``z``, ``single-z``, ``parity``); ``kw`` goes to the builder."""
+    """Observables by name.
+
+    Args:
+        kind: ``z`` (:func:`z_observables`), ``single-z`` (:func:`single_z_observable`) or
+            ``parity`` (:func:`parity_observable`).
+        num_qubits: Number of qubits n (at least 1).
+        **kw: Further keyword arguments of the builder (e.g. ``qubit`` for ``single-z``).
+
+    Returns:
+        One observable per QNN output.
+
+    Raises:
+        AnsatzError: If ``kind`` is unknown or the builder does not take ``kw``.
+    """
     if kind not in OBSERVABLES:
         raise AnsatzError(f"unknown observables {kind!r}; choose one of {list(OBSERVABLES)}")
     try:

@@ -63,7 +63,13 @@ class QasmAnsatzError(AnsatzError):
 def dump_ansatz_qasm(ansatz: Ansatz, header: Iterable[str] = ()) -> str:
     """OpenQASM 3 text of ``ansatz`` with parameters renamed ``x_<i>`` / ``w_<i>`` by role.
 
-    ``header`` lines are written first as ``//`` comments.
+    Args:
+        ansatz: The ansatz to export; its input and weight order give the indices.
+        header: Lines written first, each as a ``//`` comment (before a summary line naming
+            the ansatz and its parameter ranges).
+
+    Returns:
+        The program text, ending with a newline; :func:`load_ansatz_qasm` reads it back.
     """
     renamed = ansatz.circuit.assign_parameters(
         {p: Parameter(f"{INPUT_PREFIX}_{i}") for i, p in enumerate(ansatz.input_params)}
@@ -94,11 +100,17 @@ def _declaration_key(line: str) -> tuple[int, int]:
 def load_ansatz_qasm(path_or_text: str | Path) -> Ansatz:
     """Load an ansatz from an OpenQASM 3 file or program text.
 
-    A ``Path``, or a ``str`` with no ``;`` and no newline, is a file; any other ``str`` is the
-    program itself (reported as ``<string>`` in errors).
+    Args:
+        path_or_text: A ``Path``, or a ``str`` with no ``;`` and no newline, is a file; any
+            other ``str`` is the program itself (reported as ``<string>`` in errors).
+
+    Returns:
+        The ansatz, with inputs ``ParameterVector("x")`` and weights ``ParameterVector("w")``
+        ordered by index.
 
     Raises:
-        QasmAnsatzError: the file does not parse, is not unitary, or breaks the naming rule.
+        QasmAnsatzError: If the file is missing, does not parse, is not unitary, or breaks the
+            naming rule (:data:`NAMING_RULE`).
     """
     text, source = _read(path_or_text)
     if not _COMMENT.sub("", text).strip():  # the importer fails on these with an AttributeError

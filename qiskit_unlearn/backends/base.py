@@ -3,7 +3,7 @@
 A backend turns ``(circuit, observables, options)`` into :class:`QNNParts`: the estimator,
 the gradient, the (possibly ISA-transpiled) circuit, the observables mapped onto that
 circuit's layout, and the precision ``EstimatorQNN`` must ask for. Keeping this one
-uniform signature lets :func:`qiskit_unlearn.make_qnn` stay free of backend if/else chains.
+uniform signature lets :func:`qiskit_unlearn.qnn.make_qnn` stay free of backend if/else chains.
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from qiskit_unlearn.registry import Registry
 class BackendConfig:
     """Which backend to run a QNN on, and its options.
 
-    ``name`` is one of the registered names (``statevector``, ``aer``, ``aer-noisy``, ``ibm``),
-    ``fake:<device>`` or ``ideal:<device>``; ``options`` are the backend's keyword options
-    (validated by the backend's factory, which names the allowed keys on error).
+    Attributes:
+        name: One of the registered names (``statevector``, ``aer``, ``aer-noisy``, ``noisy``,
+            ``ibm``), ``fake:<device>`` or ``ideal:<device>``; see :func:`available_backends`.
+        options: The backend's keyword options (validated by the backend's factory, which names
+            the allowed keys on error), e.g. ``{"shots": 1024, "seed": 7}``.
     """
 
     name: str = "statevector"
@@ -39,7 +41,19 @@ class BackendConfig:
     @classmethod
     def coerce(cls, spec: str | BackendConfig | Mapping[str, Any] | None,
                **options: Any) -> BackendConfig:
-        """Build a config from a name, a mapping ``{"name": ..., **options}`` or a config."""
+        """Build a config from a name, a mapping ``{"name": ..., **options}`` or a config.
+
+        Args:
+            spec: A backend name, a mapping with a ``name`` key and the options, an existing
+                config, or None for ``statevector``.
+            **options: Further options; they override those given in ``spec``.
+
+        Returns:
+            The config (a new one; ``spec`` is not modified).
+
+        Raises:
+            BackendError: If a mapping has no ``name`` key or ``spec`` has another type.
+        """
         if spec is None:
             spec = "statevector"
         if isinstance(spec, BackendConfig):
@@ -62,7 +76,20 @@ class BackendConfig:
 
 @dataclass
 class QNNParts:
-    """Everything ``EstimatorQNN`` needs from a backend."""
+    """Everything ``EstimatorQNN`` needs from a backend.
+
+    Attributes:
+        estimator: The estimator primitive that evaluates the circuit.
+        gradient: The gradient of ``estimator`` (parameter shift, adjoint, ...).
+        circuit: The circuit to run, ISA-transpiled for the device where the backend needs it.
+        observables: The observables, mapped onto ``circuit``'s layout.
+        default_precision: The precision ``EstimatorQNN`` asks the estimator for (0 for exact
+            backends; otherwise the shot noise the backend was configured with).
+        info: What the backend reports about itself for run manifests (device, shots, noise,
+            ...).
+        vjp: Whether torch backward passes should use the gradient's vector-Jacobian product
+            (one reverse sweep per row, see ``qiskit_unlearn.vjp``) instead of full Jacobians.
+    """
 
     estimator: BaseEstimatorV2
     gradient: BaseEstimatorGradient
@@ -70,8 +97,8 @@ class QNNParts:
     observables: list[SparsePauliOp]
     default_precision: float
     info: dict[str, Any] = field(default_factory=dict)
-    #: Whether torch backward passes should use the gradient's vector-Jacobian product (one
-    #: reverse sweep per row, :mod:`qiskit_unlearn.vjp`) instead of full Jacobians.
+    # Whether torch backward passes should use the gradient's vector-Jacobian product (one
+    # reverse sweep per row, ``qiskit_unlearn.vjp``) instead of full Jacobians.
     vjp: bool = False
 
 
@@ -82,11 +109,14 @@ BackendFactory = Callable[[QuantumCircuit, Sequence[SparsePauliOp], dict[str, An
 class BackendEntry:
     """A registered backend and what callers need to know about it.
 
-    ``prefix``: the name takes a device (``name:<device>``, passed as ``options["device"]``);
-    ``sends_jobs``: it runs IBM Runtime jobs (real devices, or fake devices in local testing
-    mode) whose ids a run must log; ``exact``: noiseless, and without ``shots`` /
-    ``precision`` options its expectation values are exact, so it can be a noise study's
-    reference.
+    Attributes:
+        name: The registered name (without ``:<device>``).
+        factory: Builds the :class:`QNNParts` from ``(circuit, observables, options)``.
+        prefix: The name takes a device (``name:<device>``, passed as ``options["device"]``).
+        sends_jobs: It runs IBM Runtime jobs (real devices, or fake devices in local testing
+            mode) whose ids a run must log.
+        exact: Noiseless, and without ``shots`` / ``precision`` options its expectation values
+            are exact, so it can be a noise study's reference.
     """
 
     name: str
@@ -97,6 +127,7 @@ class BackendEntry:
 
     @property
     def display_name(self) -> str:
+        """The name as users write it (``name:<device>`` for prefix backends)."""
         return f"{self.name}:<device>" if self.prefix else self.name
 
 
@@ -105,8 +136,22 @@ BACKENDS: Registry[BackendEntry] = Registry("backend", BackendError)
 
 def register_backend(name: str, *, prefix: bool = False, sends_jobs: bool = False,
                      exact: bool = False) -> Callable[[BackendFactory], BackendFactory]:
-    """Register a backend factory under ``name`` (or for every ``name:<arg>`` if ``prefix``),
-    with the facts callers ask of it (:class:`BackendEntry`)."""
+    """Register a backend factory under ``name``, with the facts callers ask of it.
+
+    Use as a decorator on a factory ``(circuit, observables, options) -> QNNParts``.
+
+    Args:
+        name: The backend name (for a prefix backend, the part before ``:``).
+        prefix: Register for every ``name:<device>``; the factory gets ``options["device"]``.
+        sends_jobs: The backend sends IBM Runtime jobs whose ids a run must log.
+        exact: The backend is noiseless and exact without ``shots`` / ``precision`` options.
+
+    Returns:
+        A decorator that records the :class:`BackendEntry` and returns the factory unchanged.
+
+    Raises:
+        RuntimeError: When the decorator is applied and ``name`` is already registered.
+    """
 
     def decorator(factory: BackendFactory) -> BackendFactory:
         BACKENDS.add(name, BackendEntry(name, factory, prefix, sends_jobs, exact))
@@ -116,18 +161,37 @@ def register_backend(name: str, *, prefix: bool = False, sends_jobs: bool = Fals
 
 
 def backend_entries() -> list[BackendEntry]:
-    """Every registered backend, plain names first, each group sorted by name."""
+    """Every registered backend, plain names first, each group sorted by name.
+
+    Returns:
+        The entries, built-in backends included.
+    """
     _load_builtin_backends()
     return sorted(BACKENDS.values(), key=lambda e: (e.prefix, e.name))
 
 
 def available_backends() -> list[str]:
-    """Registered backend names; prefix backends are shown as ``name:<device>``."""
+    """Registered backend names; prefix backends are shown as ``name:<device>``.
+
+    Returns:
+        The names, in the order of :func:`backend_entries`.
+    """
     return [e.display_name for e in backend_entries()]
 
 
 def backend_entry(name: str) -> BackendEntry:
-    """The registry entry of a backend name (``fake:manila`` → the ``fake`` entry)."""
+    """The registry entry of a backend name (``fake:manila`` → the ``fake`` entry).
+
+    Args:
+        name: A backend name as users write it, with ``:<device>`` for prefix backends.
+
+    Returns:
+        The registered entry.
+
+    Raises:
+        BackendError: If no backend has that name, or a prefix backend is named without a
+            device (or a plain one with one).
+    """
     _load_builtin_backends()
     prefix, colon, _ = name.partition(":")
     entry = BACKENDS.get(prefix) if colon else BACKENDS.get(name)
@@ -138,7 +202,14 @@ def backend_entry(name: str) -> BackendEntry:
 
 
 def backend_sends_jobs(name: str) -> bool:
-    """Whether models on backend ``name`` send IBM Runtime jobs (to be logged)."""
+    """Whether models on backend ``name`` send IBM Runtime jobs (to be logged).
+
+    Args:
+        name: A backend name as users write it.
+
+    Returns:
+        True if the backend sends jobs; False for local backends and unknown names.
+    """
     try:
         return backend_entry(name).sends_jobs
     except BackendError:
@@ -146,7 +217,19 @@ def backend_sends_jobs(name: str) -> bool:
 
 
 def resolve_backend(config: BackendConfig) -> tuple[BackendFactory, dict[str, Any]]:
-    """Find the factory for ``config`` and the options it should receive."""
+    """Find the factory for ``config`` and the options it should receive.
+
+    Args:
+        config: The backend and its options; for ``name:<device>`` the device is added to the
+            options as ``device``.
+
+    Returns:
+        The factory and a copy of the options to call it with.
+
+    Raises:
+        BackendError: If the name is unknown, a prefix name has no device, or the device is
+            given twice with different values.
+    """
     _load_builtin_backends()
     name = config.name
     options = dict(config.options)

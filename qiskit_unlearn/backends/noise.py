@@ -68,6 +68,12 @@ def precision_for_shots(shots: int) -> float:
     """The precision p for which primitives run exactly ``ceil(1/p²) == shots`` shots.
 
     ``1/sqrt(shots)`` can round so that ``ceil`` adds a shot; nudge it up by ulps until exact.
+
+    Args:
+        shots: Shots per circuit (at least 1).
+
+    Returns:
+        The precision (standard error of a ±1-valued observable's mean), about ``1/sqrt(shots)``.
     """
     p = 1.0 / math.sqrt(shots)
     while math.ceil(1.0 / p**2) > shots:
@@ -76,7 +82,14 @@ def precision_for_shots(shots: int) -> float:
 
 
 def shots_for_precision(precision: float) -> int:
-    """Shots a ``BackendEstimatorV2``-style estimator runs for ``precision``."""
+    """Shots a ``BackendEstimatorV2``-style estimator runs for ``precision``.
+
+    Args:
+        precision: Target precision p > 0.
+
+    Returns:
+        ``ceil(1/p²)``, the inverse of :func:`precision_for_shots`.
+    """
     return math.ceil(1.0 / precision**2)
 
 
@@ -117,7 +130,11 @@ def _fake_classes() -> dict[str, type]:
 
 
 def fake_device_names() -> list[str]:
-    """Short names (``manila``, ``brisbane``, ...) of the fake devices in IBM Runtime."""
+    """Short names (``manila``, ``brisbane``, ...) of the fake devices in IBM Runtime.
+
+    Returns:
+        The names, sorted; each works as ``fake:<name>``, ``ideal:<name>`` or ``device=<name>``.
+    """
     return sorted(name.removeprefix("fake_") for name in _fake_classes())
 
 
@@ -181,17 +198,27 @@ def build_noise_model(
     """An Aer ``NoiseModel`` from error rates, thermal relaxation, or a named fake device.
 
     Args:
-        depolarizing_1q: depolarizing error parameter in [0, 1] on every 1-qubit basis gate.
-        depolarizing_2q: depolarizing error parameter in [0, 1] on every 2-qubit basis gate.
-        readout_error: symmetric flip probability p, or the pair (p(1|0), p(0|1)).
-        t1, t2: relaxation and dephasing times in ns (t2 defaults to t1; needs t2 <= 2*t1).
-        gate_time_1q, gate_time_2q: gate durations in ns for thermal relaxation (50, 300).
-        device: a fake IBM device (e.g. ``"manila"``): ``NoiseModel.from_backend`` of it.
+        depolarizing_1q: Depolarizing error parameter in [0, 1] on every 1-qubit basis gate.
+        depolarizing_2q: Depolarizing error parameter in [0, 1] on every 2-qubit basis gate.
+        readout_error: Symmetric flip probability p, or the pair (p(1|0), p(0|1)); the two
+            may not sum to 1.
+        t1: Relaxation time in ns (> 0); turns on thermal relaxation on every basis gate.
+        t2: Dephasing time in ns (defaults to ``t1``; needs t2 <= 2*t1 and ``t1``).
+        gate_time_1q: 1-qubit gate duration in ns for thermal relaxation (default 50; needs
+            ``t1``).
+        gate_time_2q: 2-qubit gate duration in ns for thermal relaxation (default 300; needs
+            ``t1``).
+        device: A fake IBM device (e.g. ``"manila"``): ``NoiseModel.from_backend`` of it.
             Exclusive with the rate options, as the device already fixes every rate.
-        basis_gates: gates the rate-based errors attach to; transpile circuits to these.
+        basis_gates: Gates the rate-based errors attach to (a subset of ``NOISE_BASIS``:
+            ``rx ry rz sx x cx cz rzz``); transpile circuits to these.
 
     Returns:
         The noise model; with no rates at all it is an ideal model on ``basis_gates``.
+
+    Raises:
+        BackendError: If a rate is out of range, ``device`` is combined with rates, a basis
+            gate is unsupported, t2 > 2*t1, or ``t2`` / gate times are given without ``t1``.
     """
     rates = {"depolarizing_1q": depolarizing_1q, "depolarizing_2q": depolarizing_2q,
              "readout_error": readout_error, "t1": t1, "t2": t2,
@@ -267,9 +294,21 @@ def noise_source(backend: str, options: Mapping[str, Any]) -> tuple[NoiseModel, 
 
 
 def device_noise_model(name: str) -> NoiseModel:
-    """``NoiseModel.from_backend`` of a fake device, built once per device and process (it
-    takes about a second for a 27-qubit device, and every copy of a model asks for it). The
-    model is shared: treat it as read-only."""
+    """``NoiseModel.from_backend`` of a fake device, built once per device and process.
+
+    Building it takes about a second for a 27-qubit device, and every copy of a model asks for
+    it. The model is shared: treat it as read-only.
+
+    Args:
+        name: A fake device name; ``"manila"``, ``"fake_manila"`` and ``"FakeManilaV2"`` all
+            name the same device (see :func:`fake_device_names`).
+
+    Returns:
+        The device's noise model (the cached instance).
+
+    Raises:
+        BackendError: If no fake device has that name.
+    """
     key = _normalise_device(name)
     if key not in _DEVICE_MODELS:
         _DEVICE_MODELS[key] = NoiseModel.from_backend(fake_backend(name))

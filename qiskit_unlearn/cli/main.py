@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "qiskit_unlearn.cli.report"),
     "sweep": ("repeat an experiment over the noise and config-value grids of its [sweep] "
               "section; one combined table, figures and report", "qiskit_unlearn.cli.sweep"),
+    "track": ("log a finished run or sweep folder to an experiment tracker (MLflow); "
+              "already logged folders are skipped", "qiskit_unlearn.cli.track"),
     "hw": ("evaluate a finished run's models on IBM quantum hardware or a fake device, or "
            "unlearn there (submit, unlearn, status, fetch)", "qiskit_unlearn.cli.hardware"),
     "methods": ("list the unlearning methods, or show one's hyperparameters",

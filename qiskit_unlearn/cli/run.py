@@ -1,4 +1,5 @@
-"""``qunlearn run CONFIG``: one experiment into one run directory, then its report."""
+"""``qunlearn run CONFIG``: one experiment into one run directory, then its report (and, with
+``--track``, its record in an experiment tracker)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from pathlib import Path
 
 from qiskit_unlearn.cli.options import (
     add_experiment_options,
+    add_tracking_options,
+    echo,
     executor_from_args,
     load_experiment,
     show_progress,
+    track_finished,
+    tracker_from_args,
 )
 
 
@@ -19,9 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         out_help="run directory (default: runs/<experiment name>); re-running into the same "
                  "directory resumes from its checkpoints",
         no_cache_help="do not read or write the cache")
+    add_tracking_options(parser)
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    tracker = tracker_from_args(args)  # a missing package fails at once, before any training
     from qiskit_unlearn.report import write_report
     from qiskit_unlearn.run import run_experiment
 
@@ -29,7 +36,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     executor = executor_from_args(args)
     out = args.out or Path("runs") / cfg["experiment"]["name"]
     run_dir = run_experiment(cfg, out, cache_dir=cache, progress=show_progress(args),
-                             echo=lambda line: print(line, flush=True), report=write_report,
-                             executor=executor)
-    print(f"results: {run_dir / 'results.csv'}  report: {run_dir / 'report.md'}")
+                             echo=echo, report=write_report, executor=executor)
+    print(f"results: {run_dir / 'results.csv'}  report: {run_dir / 'report.md'}", flush=True)
+    if tracker is not None:
+        track_finished(args, tracker, run_dir, echo)
     return 0

@@ -19,16 +19,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         no_cache_help="keep trained models in OUT/models only (runs still share them)")
     parser.add_argument("--no-run-reports", action="store_true",
                         help="skip each setting's own report.md (the sweep report is written)")
+    options.add_tracking_options(parser)
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    tracker = options.tracker_from_args(args)  # a missing package fails at once
     from qiskit_unlearn.sweep.run import run_sweep
 
     cfg, cache = options.load_experiment(args)
     out = args.out or Path("runs") / f"{cfg['experiment']['name']}-sweep"
     run_sweep(cfg, out, cache_dir=cache, progress=options.show_progress(args),
               executor=options.executor_from_args(args),
-              run_reports=not args.no_run_reports, echo=lambda line: print(line, flush=True))
+              run_reports=not args.no_run_reports, echo=options.echo)
     print(f"results: {out / 'results.csv'}  report: {out / 'report.md'}  "
-          f"figures: {out / 'plots'}")
+          f"figures: {out / 'plots'}", flush=True)
+    if tracker is not None:
+        options.track_finished(args, tracker, out, options.echo)
     return 0

@@ -60,6 +60,25 @@ from qiskit_unlearn.data.xxz import (
 )
 from qiskit_unlearn.storage import sha256_file
 
+# Annotations only (no new values): they give the re-exported constants their reference entries.
+#: The registered datasets, name -> :class:`DatasetSpec` (see :func:`load_dataset`).
+DATASETS: dict
+#: The source of Fashion-MNIST (Zalando Research) and the SHA-256 of its genuine files.
+FASHION_MNIST: IdxSource
+#: The four standard IDX file names (train images and labels, then t10k images and labels).
+IDX_FILES: tuple
+#: The source of MNIST (LeCun and Cortes) and the SHA-256 of its genuine files.
+MNIST: IdxSource
+#: XXZ phase labellings, name -> class names (``three`` or ``binary``; see
+#: :func:`phase_labels`).
+PHASES: dict
+#: The preprocessors by kind, kind -> class (see :func:`make_preprocessor`).
+PREPROCESSORS: dict
+#: The split names, in order (``train``, ``val``, ``test``).
+SPLIT_NAMES: tuple
+#: Version of the XXZ states and labels, bumped when they change so stale caches are not reused.
+XXZ_VERSION: int
+
 __all__ = [
     "DATASETS",
     "FASHION_MNIST",

@@ -16,8 +16,19 @@ class Dataset:
     """Samples ``x`` (first axis = sample), integer labels ``y`` in 0..k-1, class names, and
     ``metadata`` for the run's manifest (source, files, SHA-256, ``genuine``).
 
-    ``sample_info`` holds per-sample arrays that must follow every subset: e.g.
-    ``official_test`` (bool mask of a dataset's official test split) or the XXZ ``delta``.
+    Attributes:
+        name: The dataset's name (e.g. ``"mnist"``).
+        x: Samples, shape (n_samples, ...) (e.g. (n, 28, 28) images or (n, features)).
+        y: Integer labels in 0..k-1, shape (n_samples,) (converted to int64).
+        class_names: The name of each class; its length k is the number of classes.
+        metadata: Manifest entry: source, files, SHA-256, ``genuine`` and notes.
+        sample_info: Per-sample arrays that must follow every subset, each of length
+            n_samples: e.g. ``official_test`` (bool mask of a dataset's official test split)
+            or the XXZ ``delta``.
+
+    Raises:
+        DataError: If ``x``, ``y`` and the ``sample_info`` arrays differ in length, or a label
+            is outside 0..k-1.
     """
 
     name: str
@@ -42,18 +53,34 @@ class Dataset:
 
     @property
     def num_classes(self) -> int:
+        """Number of classes k (the length of ``class_names``)."""
         return len(self.class_names)
 
     @property
     def official_test(self) -> np.ndarray | None:
-        """Mask of the samples from the dataset's official test files (None: no such split)."""
+        """Boolean mask of the samples from the dataset's official test files, or None.
+
+        None when the dataset has no official test split.
+        """
         return self.sample_info.get("official_test")
 
     def class_counts(self) -> list[int]:
+        """Number of samples of each class.
+
+        Returns:
+            k counts, in label order (zero for classes without samples).
+        """
         return np.bincount(self.y, minlength=self.num_classes).tolist()
 
     def subset(self, indices: np.ndarray) -> Dataset:
-        """The samples at ``indices`` (a copy), with metadata and sample_info carried along."""
+        """The samples at ``indices`` (a copy), with metadata and sample_info carried along.
+
+        Args:
+            indices: Integer indices (or a boolean mask) into the samples.
+
+        Returns:
+            A new dataset with the same name and class names.
+        """
         idx = np.asarray(indices)
         return Dataset(self.name, self.x[idx], self.y[idx], self.class_names,
                        copy.deepcopy(self.metadata),

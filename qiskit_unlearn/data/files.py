@@ -34,14 +34,26 @@ IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 # --- locations -------------------------------------------------------------------------------
 
 def user_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/qiskit-unlearn``, else ``~/.cache/qiskit-unlearn``."""
+    """``$XDG_CACHE_HOME/qiskit-unlearn``, else ``~/.cache/qiskit-unlearn``.
+
+    Returns:
+        The cache folder (not created).
+    """
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "qiskit-unlearn"
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None
                      ) -> tuple[Path | None, str | None]:
-    """The explicit data folder and where it came from (argument wins over the variable)."""
+    """The explicit data folder and where it came from (argument wins over the variable).
+
+    Args:
+        data_dir: A folder given by the caller, or None to read ``$QUNLEARN_DATA_DIR``.
+
+    Returns:
+        The folder (``~`` expanded) and ``"data_dir argument"`` or ``"QUNLEARN_DATA_DIR"``;
+        ``(None, None)`` when neither is set.
+    """
     if data_dir is not None:
         return Path(data_dir).expanduser(), "data_dir argument"
     env = os.environ.get("QUNLEARN_DATA_DIR")
@@ -49,7 +61,14 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None
 
 
 def downloads_allowed(download: bool | None = None) -> bool:
-    """``download`` if given, else False when ``QUNLEARN_OFFLINE`` is set to 1/true/yes."""
+    """``download`` if given, else False when ``QUNLEARN_OFFLINE`` is set to 1/true/yes.
+
+    Args:
+        download: The caller's choice, or None to follow ``$QUNLEARN_OFFLINE``.
+
+    Returns:
+        Whether missing files may be downloaded.
+    """
     if download is not None:
         return bool(download)
     return os.environ.get("QUNLEARN_OFFLINE", "").strip().lower() not in ("1", "true", "yes")
@@ -61,6 +80,18 @@ def download_file(url: str, dest: str | os.PathLike[str], sha256: str,
 
     Streams to a temporary file next to ``dest`` and renames it atomically, so an interrupted
     or wrong download never leaves a file that a later run would trust.
+
+    Args:
+        url: The file's URL.
+        dest: Where to write it (parent folders are created).
+        sha256: The expected SHA-256, lowercase hex.
+        timeout: Seconds to wait for the connection and each read.
+
+    Returns:
+        ``dest`` as a path.
+
+    Raises:
+        DataError: If the download fails or its checksum does not match (nothing is written).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +119,16 @@ def download_file(url: str, dest: str | os.PathLike[str], sha256: str,
 
 @dataclass(frozen=True)
 class IdxSource:
-    """Where an MNIST-style dataset comes from and what its genuine files hash to."""
+    """Where an MNIST-style dataset comes from and what its genuine files hash to.
+
+    Attributes:
+        name: Dataset name, also the name of its subfolder in a data folder or the cache.
+        description: One line for the manifest.
+        mirrors: Base URLs to download the files from, tried in order.
+        sha256: File name (see :data:`IDX_FILES`) -> SHA-256 of the genuine file.
+        class_names: The name of each class, in label order.
+        variants: Known non-genuine copies: (SHA-256 of every file, note for the manifest).
+    """
 
     name: str
     description: str
@@ -142,7 +182,27 @@ FASHION_MNIST = IdxSource(
 def locate_idx_files(source: IdxSource, data_dir: str | os.PathLike[str] | None = None,
                      download: bool | None = None, base_url: str | None = None
                      ) -> tuple[dict[str, Path], str]:
-    """Paths of the four files and where they were found (see the module docstring)."""
+    """Paths of the four IDX files and where they were found.
+
+    Looked up in ``data_dir`` (else ``$QUNLEARN_DATA_DIR``), which must hold ``<name>/`` with
+    the four files; otherwise in the user cache (:func:`user_cache_dir`), where missing files
+    are downloaded and accepted only if their SHA-256 matches the genuine release.
+
+    Args:
+        source: The dataset (:data:`MNIST` or :data:`FASHION_MNIST`).
+        data_dir: A data folder holding ``<source.name>/``; None reads ``$QUNLEARN_DATA_DIR``.
+        download: Allow downloads into the cache; None follows ``$QUNLEARN_OFFLINE`` (see
+            :func:`downloads_allowed`).
+        base_url: A mirror to download from instead of ``source.mirrors``.
+
+    Returns:
+        File name (see :data:`IDX_FILES`) -> path, and the origin: ``"data_dir argument"``,
+        ``"QUNLEARN_DATA_DIR"``, ``"cache"`` or ``"download"``.
+
+    Raises:
+        DataError: If files are missing from the data folder, or missing from the cache and
+            downloads are disabled or fail.
+    """
     root, origin = resolve_data_dir(data_dir)
     if root is not None:
         folder = root / source.name

@@ -52,7 +52,18 @@ def _read_bytes(path: Path) -> bytes:
 def read_idx(path: str | PathLike[str], magic: int | None = None) -> np.ndarray:
     """Parse one IDX file (gzip detected from its content) into a native-endian array.
 
-    ``magic`` (e.g. :data:`IMAGES_MAGIC`) pins the type code and number of dimensions.
+    Args:
+        path: The file, gzipped or not.
+        magic: The expected magic number (e.g. ``0x00000803`` for MNIST images,
+            ``0x00000801`` for labels), which pins the type code and number of dimensions;
+            None accepts any valid IDX header.
+
+    Returns:
+        The array, with the file's dtype in native byte order and shape from its header.
+
+    Raises:
+        DataError: If the file cannot be read, is not IDX, has another magic number, or is
+            truncated or has trailing bytes.
     """
     path = Path(path)
     data = _read_bytes(path)
@@ -89,7 +100,18 @@ def _describe(magic: int) -> str:
 
 def read_images(path: str | PathLike[str],
                 image_shape: tuple[int, int] | None = (28, 28)) -> np.ndarray:
-    """uint8 images of shape (N, rows, cols); ``image_shape`` (None: any) is checked."""
+    """uint8 images of shape (N, rows, cols) from an IDX images file.
+
+    Args:
+        path: The file, gzipped or not.
+        image_shape: The expected (rows, cols); None accepts any.
+
+    Returns:
+        The images, shape (N, rows, cols), dtype uint8.
+
+    Raises:
+        DataError: If the file is not a valid IDX images file or the images have another shape.
+    """
     images = read_idx(path, IMAGES_MAGIC)
     if image_shape is not None and images.shape[1:] != tuple(image_shape):
         raise DataError(f"{path}: images are {images.shape[1]}×{images.shape[2]}, expected "
@@ -98,7 +120,18 @@ def read_images(path: str | PathLike[str],
 
 
 def read_labels(path: str | PathLike[str], num_classes: int | None = 10) -> np.ndarray:
-    """uint8 labels of shape (N,); each must be below ``num_classes`` (None: unchecked)."""
+    """uint8 labels of shape (N,) from an IDX labels file.
+
+    Args:
+        path: The file, gzipped or not.
+        num_classes: Every label must be below this; None leaves labels unchecked.
+
+    Returns:
+        The labels, shape (N,), dtype uint8.
+
+    Raises:
+        DataError: If the file is not a valid IDX labels file or a label is out of range.
+    """
     labels = read_idx(path, LABELS_MAGIC)
     if num_classes is not None and labels.size and int(labels.max()) >= num_classes:
         raise DataError(f"{path}: label {int(labels.max())} is out of range for "
@@ -109,7 +142,20 @@ def read_labels(path: str | PathLike[str], num_classes: int | None = 10) -> np.n
 def read_image_label_pair(images: str | PathLike[str], labels: str | PathLike[str],
                           image_shape: tuple[int, int] | None = (28, 28),
                           num_classes: int | None = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels that belong together: their counts must agree."""
+    """Images and labels that belong together: their counts must agree.
+
+    Args:
+        images: The IDX images file (see :func:`read_images`).
+        labels: The IDX labels file (see :func:`read_labels`).
+        image_shape: The expected (rows, cols) of the images; None accepts any.
+        num_classes: Upper bound (exclusive) of the labels; None leaves them unchecked.
+
+    Returns:
+        Images of shape (N, rows, cols) and labels of shape (N,), both uint8.
+
+    Raises:
+        DataError: If either file is invalid or their counts differ.
+    """
     x = read_images(images, image_shape)
     y = read_labels(labels, num_classes)
     if len(x) != len(y):
@@ -121,6 +167,18 @@ def write_idx(path: str | PathLike[str], array: np.ndarray, compress: bool | Non
     """Write ``array`` as IDX (gzipped if ``compress``, default: when the name ends in .gz).
 
     Used to build test fixtures and to store converted data in the standard layout.
+
+    Args:
+        path: The file to write (replaced atomically).
+        array: An array of at least one dimension with an IDX dtype (uint8, int8, int16,
+            int32, float32 or float64).
+        compress: Gzip the file; None compresses when ``path`` ends in ``.gz``.
+
+    Returns:
+        ``path`` as a path.
+
+    Raises:
+        DataError: If the array's dtype or number of dimensions cannot be written as IDX.
     """
     path = Path(path)
     arr = np.asarray(array)

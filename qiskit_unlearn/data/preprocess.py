@@ -40,43 +40,106 @@ def _flat(x: ArrayLike) -> np.ndarray:
 class Preprocessor:
     """``fit(x_train)`` learns statistics, ``transform(x)`` applies them to any split.
 
-    A subclass also says how a config builds it (:meth:`from_config`) and which model keys
-    that needs (:attr:`needs`), so the config schema and the run derive both from here.
+    A subclass also says how a config builds it
+    (:meth:`~qiskit_unlearn.data.Preprocessor.from_config`) and which model keys that needs
+    (:attr:`~qiskit_unlearn.data.Preprocessor.needs`), so the config schema and the run derive
+    both from here.
     """
 
     kind = "none"
-    #: ``[model]`` keys :meth:`from_config` reads (the config is refused without them).
+    #: ``[model]`` keys :meth:`~qiskit_unlearn.data.Preprocessor.from_config` reads (the config
+    #: is refused without them).
     needs: ClassVar[tuple[str, ...]] = ()
     _fitted = False
 
     @classmethod
     def config_kwargs(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
-        """Constructor arguments from a validated config's ``[data]`` and ``[model]``."""
+        """Constructor arguments from a validated config's ``[data]`` and ``[model]``.
+
+        Args:
+            data: The validated ``[data]`` section.
+            model: The validated ``[model]`` section.
+
+        Returns:
+            Keyword arguments of the constructor (none for the base class).
+        """
         return {}
 
     @classmethod
     def check_features(cls, features: int, data: Mapping[str, Any],
                        model: Mapping[str, Any]) -> None:
-        """Refuse a config whose data cannot feed its model (``features`` per raw sample)."""
+        """Refuse a config whose data cannot feed its model.
+
+        The base class accepts every config.
+
+        Args:
+            features: Number of features of one raw sample (flattened).
+            data: The validated ``[data]`` section.
+            model: The validated ``[model]`` section.
+
+        Raises:
+            DataError: If the preprocessed data cannot feed the model.
+        """
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> Preprocessor:
+        """Build the preprocessor a validated config asks for.
+
+        Args:
+            data: The validated ``[data]`` section.
+            model: The validated ``[model]`` section (must hold the keys in ``needs``).
+
+        Returns:
+            An unfitted preprocessor.
+        """
         return cls(**cls.config_kwargs(data, model))
 
     def __init__(self) -> None:
         pass
 
     def fit(self, x_train: ArrayLike) -> Preprocessor:
+        """Learn the statistics from the training split.
+
+        Args:
+            x_train: Training samples, shape (N, ...).
+
+        Returns:
+            The preprocessor itself, fitted.
+
+        Raises:
+            DataError: If the samples cannot be used (e.g. an empty batch or too few samples
+                for the PCA).
+        """
         self._fit(x_train)
         self._fitted = True
         return self
 
     def transform(self, x: ArrayLike) -> np.ndarray:
+        """Apply the fitted statistics to any split.
+
+        Args:
+            x: Samples, shape (N, ...), like the training samples.
+
+        Returns:
+            The preprocessed samples (shape depends on the preprocessor).
+
+        Raises:
+            DataError: If the preprocessor is not fitted or ``x`` does not match the training
+                samples.
+        """
         if not self._fitted:
             raise DataError(f"{type(self).__name__}: call fit(x_train) before transform")
         return self._transform(x)
 
     def fit_transform(self, x_train: ArrayLike) -> np.ndarray:
+        """Fit on ``x_train`` and transform it.
+
+        Args:
+            x_train: Training samples, shape (N, ...).
+
+        Returns:
+            The preprocessed training samples.
+        """
         return self.fit(x_train).transform(x_train)
 
     @property
@@ -115,7 +178,16 @@ class AnglePCA(Preprocessor):
     """Flatten, PCA to ``n_components`` (None: keep the features), scale into ``feature_range``.
 
     One feature per qubit: the rotation angles of angle encoding. Scaling is min-max on the
-    training projections; other splits are clipped into the range.
+    training projections; other splits are clipped into the range. ``transform`` returns shape
+    (N, n_components).
+
+    Args:
+        n_components: Number of principal components (at least 1, at most the number of
+            training samples and features); None keeps the flattened features as they are.
+        feature_range: (low, high) of the scaled features, in radians; low < high.
+
+    Raises:
+        DataError: If ``n_components`` is not an integer >= 1 or the range is empty.
     """
 
     kind = "pca-angles"
@@ -123,12 +195,31 @@ class AnglePCA(Preprocessor):
 
     @classmethod
     def config_kwargs(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        """``n_components`` = ``model.num_qubits`` (if ``data.angle_pca``), ``data.angle_range``.
+
+        Args:
+            data: The validated ``[data]`` section.
+            model: The validated ``[model]`` section.
+
+        Returns:
+            Keyword arguments of the constructor.
+        """
         return {"n_components": model["num_qubits"] if data["angle_pca"] else None,
                 "feature_range": tuple(float(v) for v in data["angle_range"])}
 
     @classmethod
     def check_features(cls, features: int, data: Mapping[str, Any],
                        model: Mapping[str, Any]) -> None:
+        """Without PCA, the raw features must number ``model.num_qubits``.
+
+        Args:
+            features: Number of features of one raw sample (flattened).
+            data: The validated ``[data]`` section.
+            model: The validated ``[model]`` section.
+
+        Raises:
+            DataError: If ``data.angle_pca`` is off and ``features != model.num_qubits``.
+        """
         if not data["angle_pca"] and features != model["num_qubits"]:
             raise DataError(f"data.angle_pca = false feeds the {features} features straight "
                             f"to the circuit, but model.num_qubits = {model['num_qubits']}; set "
@@ -174,7 +265,15 @@ class AmplitudeAngles(Preprocessor):
     Samples with more than 2^n features are rejected unless ``pca=True``, which first projects
     onto the top 2^n principal components of the training data (a lossy step that should be
     chosen, not happen by accident). Without PCA nothing is fitted: each sample is normalized
-    on its own.
+    on its own. ``transform`` returns shape (N, 2^n - 1).
+
+    Args:
+        num_qubits: Number of qubits n (at least 1).
+        pca: Project samples with more than 2^n features onto the top 2^n principal
+            components of the training data.
+
+    Raises:
+        DataError: If ``num_qubits`` is not an integer >= 1.
     """
 
     kind = "amplitude"
@@ -182,6 +281,15 @@ class AmplitudeAngles(Preprocessor):
 
     @classmethod
     def config_kwargs(cls, data: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        """``num_qubits`` = ``model.num_qubits``, ``pca`` = ``data.amplitude_pca``.
+
+        Args:
+            data: The validated ``[data]`` section.
+            model: The validated ``[model]`` section.
+
+        Returns:
+            Keyword arguments of the constructor.
+        """
         return {"num_qubits": model["num_qubits"], "pca": data["amplitude_pca"]}
 
     def __init__(self, num_qubits: int, pca: bool = False) -> None:
@@ -211,7 +319,18 @@ class AmplitudeAngles(Preprocessor):
         return self.pca_.transform(z) if self.pca_ is not None else z
 
     def states(self, x: ArrayLike) -> np.ndarray:
-        """The normalized 2^n-amplitude vectors that the angles prepare."""
+        """The normalized 2^n-amplitude vectors that the angles prepare.
+
+        Args:
+            x: Samples, shape (N, ...), with the training samples' number of features.
+
+        Returns:
+            Unit vectors of shape (N, 2^n).
+
+        Raises:
+            DataError: If the preprocessor is not fitted or a sample cannot be encoded (e.g.
+                all zeros).
+        """
         if not self._fitted:
             raise DataError("AmplitudeAngles: call fit(x_train) before states")
         try:
@@ -227,11 +346,16 @@ class AmplitudeAngles(Preprocessor):
 
 
 class ImageScaler(Preprocessor):
-    """Images as float32 in [0, 1] with a channel axis: (N, H, W) or square (N, H*W) →
-    (N, 1, H, W); (N, C, H, W) keeps its channels.
+    """Images as float32 in [0, 1] with a channel axis.
 
-    ``max_value`` (None: 255 for uint8 images, else the training maximum) maps to 1; brighter
-    pixels of other splits are clipped.
+    (N, H, W) or square (N, ``H*W``) becomes (N, 1, H, W); (N, C, H, W) keeps its channels.
+
+    Args:
+        max_value: The pixel value that maps to 1 (> 0); None: 255 for uint8 images, else the
+            training maximum. Brighter pixels of other splits are clipped.
+
+    Raises:
+        DataError: If ``max_value`` is not positive.
     """
 
     kind = "image"
@@ -280,7 +404,18 @@ for _cls in (AnglePCA, AmplitudeAngles, ImageScaler, Standardize, Identity):
 
 
 def make_preprocessor(kind: str, **kwargs: Any) -> Preprocessor:
-    """Build a preprocessor by name (see :data:`PREPROCESSORS`); options are checked by name."""
+    """Build a preprocessor by name (see :data:`PREPROCESSORS`); options are checked by name.
+
+    Args:
+        kind: ``pca-angles``, ``amplitude``, ``image``, ``standardize`` or ``none``.
+        **kwargs: Constructor arguments of that preprocessor.
+
+    Returns:
+        An unfitted preprocessor.
+
+    Raises:
+        DataError: If ``kind`` is unknown or an argument is not one the preprocessor takes.
+    """
     cls = PREPROCESSORS.lookup(kind)
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(kwargs) - set(accepted))

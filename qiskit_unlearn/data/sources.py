@@ -69,7 +69,15 @@ def _load_xxz(data_dir: str | os.PathLike[str] | None = None, num_spins: int = 8
 class DatasetSpec:
     """A registry entry: ``loader(data_dir=..., **options)`` returns the full dataset, and
     ``classes(**options)`` its class names without loading it (configs are checked against
-    them when they are loaded, before any data is read)."""
+    them when they are loaded, before any data is read).
+
+    Attributes:
+        name: The registered name (lowercase, ``-`` separated).
+        description: One line for listings.
+        loader: Called as ``loader(data_dir=..., **options)``; returns the full dataset.
+        classes: Called with the dataset's options; returns its class names without loading.
+        options: Names of the dataset's own options accepted by :func:`load_dataset`.
+    """
 
     name: str
     description: str
@@ -78,6 +86,18 @@ class DatasetSpec:
     options: tuple[str, ...] = ()
 
     def class_names(self, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        """The dataset's class names for ``options``, without loading any data.
+
+        Args:
+            options: Dataset options (e.g. a config's ``data.options``); keys the dataset does
+                not take are ignored. None: the defaults.
+
+        Returns:
+            The class names, in label order.
+
+        Raises:
+            DataError: If an option value is invalid (e.g. an unknown XXZ ``phases``).
+        """
         return self.classes(**{k: v for k, v in (options or {}).items()
                                if k in self.options})
 
@@ -124,7 +144,20 @@ for _spec in (
 # --- subsets and the public entry point ------------------------------------------------------
 
 def select_classes(ds: Dataset, classes: Sequence[int | str]) -> Dataset:
-    """Keep ``classes`` (labels or names) and relabel them 0..k-1 in the order given."""
+    """Keep ``classes`` (labels or names) and relabel them 0..k-1 in the order given.
+
+    Args:
+        ds: The dataset.
+        classes: Original labels or class names, without repeats; their order gives the new
+            labels.
+
+    Returns:
+        A new dataset with only those classes; ``metadata["classes"]`` records the original
+        labels and names.
+
+    Raises:
+        DataError: If a class is unknown, or ``classes`` is empty or has repeats.
+    """
     chosen = []
     for c in classes:
         if isinstance(c, str) and c in ds.class_names:
@@ -148,7 +181,20 @@ def select_classes(ds: Dataset, classes: Sequence[int | str]) -> Dataset:
 
 
 def balanced_subsample(ds: Dataset, samples_per_class: int, seed: int = 0) -> Dataset:
-    """``samples_per_class`` samples of every class, drawn without replacement (seeded)."""
+    """``samples_per_class`` samples of every class, drawn without replacement (seeded).
+
+    Args:
+        ds: The dataset.
+        samples_per_class: Samples to keep of each class (at least 1).
+        seed: Seed of the draw.
+
+    Returns:
+        A new dataset with the samples in their original order.
+
+    Raises:
+        DataError: If ``samples_per_class`` is not an integer >= 1 or a class has fewer
+            samples.
+    """
     n = check_int(samples_per_class, "samples_per_class")
     rng = np.random.default_rng(seed)
     picked = []
@@ -169,9 +215,28 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike[str] | None = None,
                  **options: Any) -> Dataset:
     """Load a registered dataset, optionally restricted to ``classes`` and balanced.
 
-    ``options`` are the dataset's own (``DATASETS[name].options``): ``download`` and
-    ``base_url`` for mnist / fashion-mnist; ``num_spins``, ``num_samples``, ``delta_range``,
-    ``phases``, ``cache`` and ``cache_dir`` for xxz.
+    Args:
+        name: A registered dataset (``iris``, ``digits``, ``mnist``, ``fashion-mnist``,
+            ``xxz``); case and ``_`` versus ``-`` do not matter.
+        data_dir: Folder holding ``<name>/`` with the IDX files of mnist / fashion-mnist (see
+            :func:`locate_idx_files`); None reads ``$QUNLEARN_DATA_DIR``, else the user cache.
+            Unused by the other datasets.
+        classes: Keep only these classes, relabelled 0..k-1 in this order (see
+            :func:`select_classes`); None keeps all.
+        samples_per_class: Draw this many samples of every class (see
+            :func:`balanced_subsample`); None keeps all.
+        seed: Seed of the balanced draw.
+        **options: The dataset's own options (``DATASETS[name].options``): ``download`` and
+            ``base_url`` for mnist / fashion-mnist; ``num_spins``, ``num_samples``,
+            ``delta_range``, ``phases``, ``cache`` and ``cache_dir`` for xxz.
+
+    Returns:
+        The dataset; its ``metadata`` records the name, seed, options, sizes and class counts
+        next to the source files.
+
+    Raises:
+        DataError: If the name or an option is unknown, or the data cannot be found, read or
+            subset as asked.
     """
     key = str(name).strip().lower().replace("_", "-")
     DATASETS.lookup(key)

@@ -20,7 +20,17 @@ SPLIT_NAMES = ("train", "val", "test")
 
 @dataclass
 class Splits:
-    """(x, y) for each split, their indices into the dataset and a manifest entry."""
+    """(x, y) for each split, their indices into the dataset and a manifest entry.
+
+    ``splits["train"]`` is the same as ``splits.train``.
+
+    Attributes:
+        train: Training samples and labels.
+        val: Validation samples and labels (may be empty).
+        test: Test samples and labels.
+        indices: Split name -> sorted indices of its samples in the dataset.
+        metadata: Manifest entry: dataset, seed, sizes asked for, split sizes and class counts.
+    """
 
     train: tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray]
@@ -34,6 +44,11 @@ class Splits:
         return getattr(self, name)
 
     def items(self) -> list[tuple[str, tuple[np.ndarray, np.ndarray]]]:
+        """Every split with its name.
+
+        Returns:
+            ``(name, (x, y))`` pairs in the order of :data:`SPLIT_NAMES`.
+        """
         return [(name, self[name]) for name in SPLIT_NAMES]
 
 
@@ -63,10 +78,27 @@ def split_dataset(ds: Dataset, test_size: float | int | None = None, val_size: f
                   seed: int = 0, use_official_test: bool = False) -> Splits:
     """Stratified train / validation / test split, reproducible for a given ``seed``.
 
-    Fractions refer to the whole dataset (default test 0.2, validation 0.1); integers are sample
-    counts. With ``use_official_test`` the dataset's official test samples (MNIST / Fashion-MNIST
-    t10k) are the test split and ``val_size`` is carved from the official training samples (as
-    a fraction of them); ``test_size`` must then be left unset.
+    Fractions refer to the whole dataset; integers are sample counts. Fractions are rounded up
+    to whole samples.
+
+    Args:
+        ds: The dataset to split.
+        test_size: Fraction in [0, 1) or sample count of the test split; None means 0.2. Must
+            be None with ``use_official_test``.
+        val_size: Fraction in [0, 1) or sample count of the validation split (0: none). With
+            ``use_official_test`` a fraction refers to the official training samples.
+        seed: Random seed of both stratified draws.
+        use_official_test: Use the dataset's official test samples (MNIST / Fashion-MNIST
+            t10k) as the test split and carve the validation split from the official training
+            samples.
+
+    Returns:
+        The splits, with their indices into ``ds`` and a manifest entry.
+
+    Raises:
+        DataError: If a size is invalid, the splits leave no training samples, a stratified
+            split is impossible with the class counts, or ``use_official_test`` is asked of a
+            dataset without an official test split (or combined with ``test_size``).
     """
     y = ds.y
     everything = np.arange(len(ds))

@@ -35,6 +35,8 @@ from qiskit_unlearn.storage import digest, write_bytes_atomic
 
 #: Bump when the states or labels change so stale caches are not reused.
 XXZ_VERSION = 1
+#: Phase labellings: name -> class names. ``three``: ferromagnetic (Δ ≤ -1), critical and
+#: antiferromagnetic (Δ > 1); ``binary``: not Néel (Δ ≤ 1) and antiferromagnetic (Δ > 1).
 PHASES = {"three": ("ferromagnetic", "critical", "antiferromagnetic"),
           "binary": ("not Néel (Δ ≤ 1)", "antiferromagnetic (Δ > 1)")}
 _DENSE_MAX = 64  # sectors up to this size use dense eigh; larger ones use eigsh
@@ -53,7 +55,18 @@ def _bond_terms(num_spins: int, pauli: str) -> list[tuple[str, list[int], float]
 
 
 def xxz_hamiltonian(num_spins: int, delta: float) -> SparsePauliOp:
-    """H(Δ) as a ``SparsePauliOp`` (qubit i = spin i; periodic bond n-1 → 0)."""
+    """H(Δ) as a ``SparsePauliOp`` (qubit i = spin i; periodic bond n-1 → 0).
+
+    Args:
+        num_spins: Chain length n, an even integer >= 4.
+        delta: The anisotropy Δ of the ZZ coupling.
+
+    Returns:
+        The Hamiltonian on n qubits.
+
+    Raises:
+        DataError: If ``num_spins`` is not an even integer >= 4.
+    """
     n = _check_spins(num_spins)
     terms = _bond_terms(n, "X") + _bond_terms(n, "Y") \
         + [(p, q, float(delta)) for p, q, _ in _bond_terms(n, "Z")]
@@ -61,8 +74,19 @@ def xxz_hamiltonian(num_spins: int, delta: float) -> SparsePauliOp:
 
 
 def phase_labels(deltas: np.ndarray, phases: str = "three") -> np.ndarray:
-    """Phase label of each Δ: ``three`` (0 FM Δ ≤ -1, 1 critical, 2 Néel Δ > 1) or ``binary``
-    (0 Δ ≤ 1, 1 Δ > 1)."""
+    """Phase label of each Δ.
+
+    Args:
+        deltas: Anisotropies Δ, any shape.
+        phases: ``three`` (0 ferromagnetic Δ ≤ -1, 1 critical, 2 Néel Δ > 1) or ``binary``
+            (0 Δ ≤ 1, 1 Δ > 1); see :data:`PHASES`.
+
+    Returns:
+        int64 labels, same shape as ``deltas``.
+
+    Raises:
+        DataError: If ``phases`` is unknown.
+    """
     if phases not in PHASES:
         raise DataError(f"xxz: phases must be one of {sorted(PHASES)}, got {phases!r}")
     deltas = np.asarray(deltas, dtype=float)
@@ -121,7 +145,19 @@ def _lowest(h: sp.spmatrix, marshall: np.ndarray) -> tuple[float, np.ndarray]:
 
 def xxz_ground_states(num_spins: int = 8, deltas: np.ndarray | None = None,
                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Real ground-state vectors (len(deltas), 2^n) and their energies, no caching."""
+    """Real ground-state vectors and their energies, computed without caching.
+
+    Args:
+        num_spins: Chain length n, an even integer >= 4.
+        deltas: Anisotropies Δ; None means 200 points evenly spaced in [-2, 2].
+
+    Returns:
+        States of shape (len(deltas), 2^n) (unit norm, deterministic sign) and energies of
+        shape (len(deltas),).
+
+    Raises:
+        DataError: If ``num_spins`` is not an even integer >= 4.
+    """
     n = _check_spins(num_spins)
     deltas = np.linspace(-2.0, 2.0, 200) if deltas is None else np.asarray(deltas, float)
     sectors = _Sectors(n)
@@ -133,10 +169,26 @@ def xxz_ground_states(num_spins: int = 8, deltas: np.ndarray | None = None,
 def load_xxz(num_spins: int = 8, num_samples: int = 200,
              delta_range: tuple[float, float] = (-2.0, 2.0), phases: str = "three",
              cache_dir: str | os.PathLike[str] | None = None, cache: bool = True) -> dict:
-    """Grid Δ = linspace(*delta_range, num_samples); states, labels, energies and the cache file.
+    """Ground states on the grid ``Δ = linspace(*delta_range, num_samples)``, with labels.
 
-    ``cache_dir`` (the user cache by default) holds one ``.npz`` per (n, grid, version); a cache
-    that cannot be written only warns, so read-only homes still work.
+    ``cache_dir`` holds one ``.npz`` per (n, grid, version); a cache that cannot be written only
+    warns, so read-only homes still work.
+
+    Args:
+        num_spins: Chain length n, an even integer >= 4.
+        num_samples: Number of grid points (at least 1).
+        delta_range: (low, high) of the Δ grid, low < high.
+        phases: Labelling, ``three`` or ``binary`` (see :func:`phase_labels`).
+        cache_dir: Folder of the ``.npz`` cache; None computes without a cache file
+            (:func:`load_dataset` passes the user cache's ``xxz/`` folder by default).
+        cache: Read and write the cache; False always recomputes.
+
+    Returns:
+        A dict with ``states`` (num_samples, 2^n), ``labels``, ``deltas``, ``energies``,
+        ``class_names``, ``cache_file`` (the path, or None) and ``from_cache``.
+
+    Raises:
+        DataError: If an argument is invalid.
     """
     n = _check_spins(num_spins)
     num_samples = check_int(num_samples, "xxz: num_samples")

@@ -262,5 +262,16 @@ def materialize(plan: CircuitPlan) -> CompiledCircuit:
 
 
 def compile_circuit(circuit: QuantumCircuit) -> CompiledCircuit:
-    """Compile ``circuit`` for batched simulation (parameters in ``circuit.parameters`` order)."""
+    """Compile ``circuit`` for batched simulation (parameters in ``circuit.parameters`` order).
+
+    Args:
+        circuit: A unitary circuit (barriers are skipped; measurements, resets and classical
+            control are refused).
+
+    Returns:
+        The compiled program, with its ``2**n``-sized tables built.
+
+    Raises:
+        CircuitNotSupportedError: If the circuit has an instruction the engine cannot simulate.
+    """
     return materialize(plan_circuit(circuit))

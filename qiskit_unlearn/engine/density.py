@@ -55,7 +55,16 @@ class DensityFootprint(Footprint):
 
 
 class DensityProgram:
-    """A circuit and its noise, planned once and evaluated for many parameter rows."""
+    """A circuit and its noise, planned once and evaluated for many parameter rows.
+
+    Args:
+        circuit: The circuit; parameter rows follow ``circuit.parameters`` order.
+        noise_model: An Aer ``NoiseModel``; None simulates without noise.
+        physical: The device qubit of every circuit qubit (errors are looked up on those);
+            None: circuit qubit i is device qubit i.
+        plan: A plan already made for a structurally equal circuit under the same noise;
+            None plans ``circuit`` here.
+    """
 
     def __init__(self, circuit: QuantumCircuit, noise_model=None,
                  physical: list[int] | None = None, plan: DensityPlan | None = None) -> None:
@@ -68,10 +77,12 @@ class DensityProgram:
 
     @property
     def parameters(self) -> list:
+        """The circuit parameters, in the order of a parameter row."""
         return self.plan.parameters
 
     @property
     def state_bytes(self) -> int:
+        """Bytes of one density-matrix state (4^n real float64 coefficients)."""
         return (AMPLITUDE // 2) << (2 * self.num_qubits)  # real float64 coefficients
 
     # --- binding ----------------------------------------------------------------------------
@@ -86,7 +97,16 @@ class DensityProgram:
         return (v[None] * phases[:, None, :]) @ v.conj().T
 
     def bind(self, angles: np.ndarray, derivatives: bool) -> list[_Bound]:
-        """Every block's matrix for angles ``(S, A)``, and its angle derivatives if asked."""
+        """Every block's matrix for angles ``(S, A)``, and its angle derivatives if asked.
+
+        Args:
+            angles: Gate angles per row, shape (S, A), as the plan's angle model evaluates them.
+            derivatives: Also compute each block's derivative with respect to its angles (for
+                a reverse sweep).
+
+        Returns:
+            One bound block per planned block, in circuit order.
+        """
         bound = []
         for block, (offsets, bits) in zip(self.plan.blocks, self.layouts, strict=True):
             mats = [item[1][None] if item[0] == "fixed" else self._exp(item[1], angles[:, item[2]])
@@ -152,7 +172,15 @@ class DensityProgram:
         return values
 
     def footprint(self, costates: int, checkpoints: int) -> DensityFootprint:
-        """Bytes per row: the state, ``costates`` co-states and ``checkpoints`` kept states."""
+        """Bytes per row: the state, ``costates`` co-states and ``checkpoints`` kept states.
+
+        Args:
+            costates: Co-states of a reverse sweep per row (0 for a forward pass).
+            checkpoints: States kept per row for a reverse sweep.
+
+        Returns:
+            The footprint (fixed bytes plus bytes per row).
+        """
         states = 2 + costates + checkpoints
         return DensityFootprint("density-matrix simulation" if not costates else
                                 "the reverse sweep", self.num_qubits, 0, 1 << 20,
@@ -176,8 +204,19 @@ class DensityProgram:
                      memory_limit: int | None = None, keep: bool = False) -> np.ndarray:
         """``⟨Oₒ⟩`` for every row: ``(S, O)``, chunked under the memory limit.
 
-        ``keep``: a reverse sweep of the same rows follows (a torch backward pass), so keep the
-        states entering every block for it — when they fit, which saves it a forward pass.
+        Args:
+            values: Parameter rows, shape (S, P) (or one row of shape (P,)).
+            obs: The O observables.
+            memory_limit: Bytes one chunk may use; None is :func:`default_memory_limit`.
+            keep: A reverse sweep of the same rows follows (a torch backward pass), so keep the
+                states entering every block for it — when they fit, which saves it a forward
+                pass.
+
+        Returns:
+            The expectation values, shape (S, O).
+
+        Raises:
+            ~qiskit_unlearn.errors.BackendError: If not even one row fits ``memory_limit``.
         """
         values = self._values(values)
         limit = default_memory_limit() if memory_limit is None else memory_limit
@@ -204,9 +243,20 @@ class DensityProgram:
                 memory_limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Values ``(S, O)`` and gradients by one reverse sweep per chunk of rows.
 
-        ``weights (S, O)``: the vector-Jacobian product ``Σₒ weights[s, o] ∂⟨Oₒ⟩/∂θ`` as
-        ``(S, P)`` (one co-state per row). ``None``: the full Jacobian ``(S, O, P)`` (one
-        co-state per observable).
+        Args:
+            values: Parameter rows, shape (S, P) (or one row of shape (P,)).
+            obs: The O observables.
+            weights: Shape (S, O): compute the vector-Jacobian product
+                ``Σₒ weights[s, o] ∂⟨Oₒ⟩/∂θ`` (one co-state per row). None: the full Jacobian
+                (one co-state per observable).
+            memory_limit: Bytes one chunk may use; None is :func:`default_memory_limit`.
+
+        Returns:
+            The expectation values, shape (S, O), and the gradients: shape (S, P) with
+            ``weights``, else (S, O, P).
+
+        Raises:
+            ~qiskit_unlearn.errors.BackendError: If not even one row fits ``memory_limit``.
         """
         values = self._values(values)
         limit = default_memory_limit() if memory_limit is None else memory_limit

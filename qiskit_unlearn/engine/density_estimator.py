@@ -39,17 +39,31 @@ _PLANS = LRU(32)
 class DensityMatrixEstimator(ExactEstimator):
     """Exact expectation values of circuits under ``noise_model`` (density matrices).
 
-    ``physical``: the device qubit of every circuit qubit, when the circuit was cut from a
-    larger device (errors are looked up on those). ``memory_limit``: bytes or e.g. ``"8GiB"``
-    one batch may use; by default the smaller of 75 % of the available RAM and
-    :data:`WORKING_SET` (rows are chunked to stay under it: a density-matrix batch is large,
-    and a bounded working set is as fast). ``precision > 0`` adds Gaussian noise of that width,
-    like Qiskit's reference estimators.
+    ``precision > 0`` adds Gaussian noise of that width, like Qiskit's reference estimators.
+
+    Args:
+        noise_model: An Aer ``NoiseModel``, applied with Aer's rules; None simulates without
+            noise.
+        physical: The device qubit of every circuit qubit, when the circuit was cut from a
+            larger device (errors are looked up on those); None: circuit qubit i is device
+            qubit i.
+        memory_limit: Bytes or e.g. ``"8GiB"`` one batch may use; by default the smaller of
+            75 % of the available RAM and 2 GiB (``WORKING_SET``; rows are chunked to stay
+            under it: a density-matrix batch is large, and a bounded working set is as fast).
+        default_precision: Precision used when a PUB or ``run`` gives none; 0 is exact.
+        seed: Seed of the Gaussian sampling noise (None: unseeded).
+        noise_key: A description that fixes the noise (given by the backend); with it, plans
+            are shared between structurally equal circuits (see
+            :meth:`~qiskit_unlearn.engine.DensityMatrixEstimator.program`).
+
+    Raises:
+        ~qiskit_unlearn.errors.BackendError: If ``memory_limit`` is not a positive size.
     """
 
     def __init__(self, noise_model=None, *, physical: Sequence[int] | None = None,
                  memory_limit: int | str | None = None, default_precision: float = 0.0,
                  seed: int | None = None, noise_key: str | None = None) -> None:
+        """Set up the estimator; the arguments are described in the class docstring."""
         self.noise_model = noise_model
         self.noise_key = noise_key
         self.physical = None if physical is None else [int(q) for q in physical]
@@ -68,6 +82,12 @@ class DensityMatrixEstimator(ExactEstimator):
         With a ``noise_key`` (a description of the noise that fixes it, given by the backend),
         the plan is also shared with every structurally equal circuit under the same noise:
         each copy of a model rebuilds its circuit, and planning is the costly part of that.
+
+        Args:
+            circuit: The circuit (kept alive by the cache).
+
+        Returns:
+            The planned program.
         """
         key = (id(circuit), len(circuit.data), circuit.num_parameters)
 
@@ -82,6 +102,15 @@ class DensityMatrixEstimator(ExactEstimator):
         return self._programs.get_or_make(key, make)[1]
 
     def observables(self, keys: Sequence[tuple], num_qubits: int) -> DensityObservables:
+        """The observables of ``keys`` in the density-matrix form the program reads (cached).
+
+        Args:
+            keys: Observable keys, one per observable (``observable_key`` of each operator).
+            num_qubits: Number of qubits of the circuit.
+
+        Returns:
+            The observables, ready for :meth:`DensityProgram.expectations`.
+        """
         return self._observables.get_or_make(tuple(keys), lambda: DensityObservables(
             [key_operator(k) for k in keys], num_qubits))
 
@@ -97,9 +126,19 @@ class DensityMatrixEstimator(ExactEstimator):
 
 class DensityMatrixGradient(JacobianGradient):
     """Exact gradients of noisy expectation values by the reverse sweep of
-    :class:`DensityProgram` (the estimator's noise model, qubit map and memory limit)."""
+    :class:`DensityProgram` (the estimator's noise model, qubit map and memory limit).
+
+    Args:
+        estimator: The estimator whose noise, qubit map, memory limit and cached programs the
+            gradient uses.
+        options: Default options of Qiskit's gradient interface.
+
+    Raises:
+        TypeError: If ``estimator`` is not a :class:`DensityMatrixEstimator`.
+    """
 
     def __init__(self, estimator: DensityMatrixEstimator, options: Options | None = None):
+        """Set up the gradient; the arguments are described in the class docstring."""
         if not isinstance(estimator, DensityMatrixEstimator):
             raise TypeError("DensityMatrixGradient needs a DensityMatrixEstimator, got "
                             f"{type(estimator).__name__}")
@@ -114,7 +153,18 @@ class DensityMatrixGradient(JacobianGradient):
 
     def vjp(self, circuit: QuantumCircuit, observables: Sequence[BaseOperator],
             values: np.ndarray, upstream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values ``(S, O)`` and ``Σₒ upstream[s, o] ∂⟨Oₒ⟩/∂θ`` for every row: ``(S, P)``."""
+        """Values and the vector–Jacobian product by one reverse sweep (one co-state per row).
+
+        Args:
+            circuit: The circuit, with parameters in ``circuit.parameters`` order.
+            observables: The O observables.
+            values: Parameter rows, shape (S, P).
+            upstream: Weights of the observables per row (the upstream gradient), shape (S, O).
+
+        Returns:
+            The expectation values, shape (S, O), and ``Σₒ upstream[s, o] ∂⟨Oₒ⟩/∂θ``, shape
+            (S, P).
+        """
         estimator: DensityMatrixEstimator = self._estimator
         keys = [observable_key(o) for o in observables]
         table = estimator.observables(keys, circuit.num_qubits)

@@ -66,11 +66,26 @@ def table_for(keys: Sequence[tuple]) -> PauliTable:
 def check_memory(circuit: QuantumCircuit, observables: Sequence[SparsePauliOp],
                  memory_limit: int, *, adjoint: bool, vjp: bool = False,
                  float_precision: str = "double") -> Footprint:
-    """Raise ``BackendError`` unless one parameter row of a forward pass (or, if ``adjoint``, an
-    adjoint gradient; if ``vjp``, a vector–Jacobian product) of ``circuit`` for
-    ``observables`` fits ``memory_limit`` bytes.
+    """Raise ``BackendError`` unless one parameter row of ``circuit`` fits ``memory_limit``.
 
     Only plans the circuit (instructions are checked too): nothing ``2**n``-sized is allocated.
+
+    Args:
+        circuit: The circuit to check.
+        observables: The observables a batch evaluates.
+        memory_limit: Bytes one batch may use.
+        adjoint: Check an adjoint gradient (one co-state per observable) instead of a forward
+            pass.
+        vjp: Check a vector–Jacobian product (a single co-state) instead of a forward pass.
+        float_precision: ``"double"`` (complex128 amplitudes) or ``"single"`` (complex64).
+
+    Returns:
+        The footprint of the task (bytes fixed plus bytes per row).
+
+    Raises:
+        ~qiskit_unlearn.errors.BackendError: If not even one parameter row fits; the message
+            gives the bytes needed and the ways out.
+        CircuitNotSupportedError: If the circuit has an instruction the engine cannot simulate.
     """
     table = PauliTable(list(observables), circuit.num_qubits)  # tables are built on first use
     footprint = program_for(circuit).footprint(table, adjoint=adjoint, vjp=vjp,
@@ -83,14 +98,22 @@ class FastStatevectorEstimator(ExactEstimator):
     """Exact batched statevector estimator (``precision > 0`` adds Gaussian noise, like
     ``StatevectorEstimator``, to emulate finite sampling).
 
-    ``memory_limit``: bytes or a size such as ``"8GiB"`` that one batch may use; ``None`` is
-    75% of the available RAM (or ``$QUNLEARN_MEMORY_LIMIT``), read once here.
-    ``float_precision``: ``"double"`` (complex128 amplitudes, default) or ``"single"``
-    (complex64: half the memory and traffic, about 1e-6 relative error on expectations).
+    Args:
+        default_precision: Precision used when a PUB or ``run`` gives none; 0 is exact.
+        seed: Seed of the Gaussian sampling noise (None: unseeded).
+        memory_limit: Bytes or a size such as ``"8GiB"`` that one batch may use; None is 75%
+            of the available RAM (or ``$QUNLEARN_MEMORY_LIMIT``), read once here.
+        float_precision: ``"double"`` (complex128 amplitudes, default) or ``"single"``
+            (complex64: half the memory and traffic, about 1e-6 relative error on
+            expectations).
+
+    Raises:
+        ~qiskit_unlearn.errors.BackendError: If ``memory_limit`` is not a positive size.
     """
 
     def __init__(self, *, default_precision: float = 0.0, seed: int | None = None,
                  memory_limit: int | str | None = None, float_precision: str = "double"):
+        """Set up the estimator; the arguments are described in the class docstring."""
         super().__init__(default_precision, seed)
         self._seed = seed
         self.memory_limit = parse_memory_limit(memory_limit)

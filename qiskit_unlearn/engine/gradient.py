@@ -36,11 +36,18 @@ class AdjointEstimatorGradient(JacobianGradient):
 
     The ``estimator`` argument only provides options for Qiskit's gradient interface; the
     simulation itself always runs on the exact engine (noise-free, no sampling).
-    ``memory_limit`` (bytes or e.g. ``"8GiB"``) defaults to the estimator's, if it has one.
+
+    Args:
+        estimator: The estimator whose options (and memory limit and precision, if it has
+            them) the gradient uses; None makes a :class:`FastStatevectorEstimator`.
+        options: Default options of Qiskit's gradient interface.
+        memory_limit: Bytes or a size such as ``"8GiB"`` one batch may use; None takes the
+            estimator's, if it has one, else the default (see :func:`default_memory_limit`).
     """
 
     def __init__(self, estimator: BaseEstimatorV2 | None = None, options: Options | None = None,
                  *, memory_limit: int | str | None = None):
+        """Set up the gradient; the arguments are described in the class docstring."""
         estimator = estimator or FastStatevectorEstimator(memory_limit=memory_limit)
         super().__init__(estimator, options=options)
         inherited = getattr(estimator, "memory_limit", None)
@@ -59,8 +66,20 @@ class AdjointEstimatorGradient(JacobianGradient):
 
     def vjp(self, circuit: QuantumCircuit, observables: Sequence[BaseOperator],
             values: np.ndarray, upstream: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values ``(S, O)`` and ``Σₒ upstream[s, o] ∂⟨Oₒ⟩/∂θ`` ``(S, P)`` by one adjoint sweep
-        with a single co-state per row (what a torch backward pass needs)."""
+        """Values and the vector–Jacobian product by one adjoint sweep.
+
+        A single co-state per row carries ``Σₒ upstream[s, o] ∂⟨Oₒ⟩/∂θ``: what a torch backward
+        pass needs, at the cost of about one forward pass.
+
+        Args:
+            circuit: The circuit, with parameters in ``circuit.parameters`` order.
+            observables: The O observables.
+            values: Parameter rows, shape (S, P).
+            upstream: Weights of the observables per row (the upstream gradient), shape (S, O).
+
+        Returns:
+            The expectation values, shape (S, O), and the products, shape (S, P).
+        """
         self.num_calls += 1
         keys = [cached_observable_key(o) for o in observables]
         evs, jac = program_for(circuit).jacobian(np.asarray(values, dtype=float),

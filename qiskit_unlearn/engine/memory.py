@@ -100,7 +100,14 @@ def available_memory() -> int | None:
 
 
 def default_memory_limit() -> int:
-    """``$QUNLEARN_MEMORY_LIMIT`` if set, else 75% of the available memory (else 4 GiB)."""
+    """``$QUNLEARN_MEMORY_LIMIT`` if set, else 75% of the available memory (else 4 GiB).
+
+    Returns:
+        The limit in bytes.
+
+    Raises:
+        ~qiskit_unlearn.errors.BackendError: If ``$QUNLEARN_MEMORY_LIMIT`` is not a valid size.
+    """
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return parse_memory_limit(env, source=f"environment variable {ENV_VAR}")
@@ -109,8 +116,20 @@ def default_memory_limit() -> int:
 
 
 def parse_memory_limit(value: Any, *, source: str = "option 'memory_limit'") -> int:
-    """A limit in bytes from an int/float of bytes or a size string (``'512MiB'``, ``'8GiB'``,
-    ``'2GB'``); ``None`` means :func:`default_memory_limit`."""
+    """A limit in bytes from a number of bytes or a size string.
+
+    Args:
+        value: An int or float of bytes, a size string (``'512MiB'``, ``'8GiB'``, ``'2GB'``;
+            units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), or None for
+            :func:`default_memory_limit`.
+        source: What the value came from, for the error message.
+
+    Returns:
+        The limit in bytes (at least 1).
+
+    Raises:
+        ~qiskit_unlearn.errors.BackendError: If the value is not a positive size.
+    """
     if value is None:
         return default_memory_limit()
     limit = None

@@ -120,6 +120,13 @@ class StatevectorProgram:
 
     Every method takes ``dtype``: ``complex128`` (default) or ``complex64`` amplitudes; the
     angles, tables and results stay float64 either way.
+
+    Args:
+        circuit: The circuit; parameter rows follow ``circuit.parameters`` order. Planning it
+            is cheap; the ``2**n`` tables are built on first use.
+
+    Raises:
+        CircuitNotSupportedError: If the circuit has an instruction the engine cannot simulate.
     """
 
     def __init__(self, circuit: QuantumCircuit):
@@ -141,12 +148,22 @@ class StatevectorProgram:
 
     @property
     def parameters(self) -> list:
+        """The circuit parameters, in the order of a parameter row."""
         return self.plan.parameters
 
     def footprint(self, table: PauliTable | None, *, adjoint: bool = False, vjp: bool = False,
                   dtype: np.dtype = DTYPES["double"]) -> Footprint:
-        """Bytes a batch needs for the expectations, the Jacobian (``adjoint``) or the
-        vector–Jacobian product (``vjp``: a single co-state) of ``table``'s observables."""
+        """Bytes a batch needs for the expectations, the Jacobian or the vector–Jacobian product.
+
+        Args:
+            table: The observables; None for the final states only.
+            adjoint: The adjoint Jacobian (one co-state per observable).
+            vjp: The vector–Jacobian product (a single co-state).
+            dtype: Amplitude type, ``complex128`` or ``complex64``.
+
+        Returns:
+            The footprint (fixed bytes plus bytes per row).
+        """
         amplitude = np.dtype(dtype).itemsize
         if adjoint or vjp:
             return adjoint_footprint(self.plan, table, costates=1 if vjp else None,
@@ -194,7 +211,20 @@ class StatevectorProgram:
 
     def states(self, values: np.ndarray, memory_limit: int | None = None,
                dtype: np.dtype = DTYPES["double"]) -> np.ndarray:
-        """Final states ``(S, N)`` for parameter rows ``(S, P)`` (``circuit.parameters`` order)."""
+        """Final states for a batch of parameter rows.
+
+        Args:
+            values: Parameter rows, shape (S, P), in ``circuit.parameters`` order (or one row
+                of shape (P,)).
+            memory_limit: Bytes one chunk may use; None is :func:`default_memory_limit`.
+            dtype: Amplitude type, ``complex128`` or ``complex64``.
+
+        Returns:
+            The states, shape (S, 2^n).
+
+        Raises:
+            ~qiskit_unlearn.errors.BackendError: If not even one row fits ``memory_limit``.
+        """
         values = self._values(values)
         footprint = self.footprint(None, dtype=dtype)
         output = len(values) * (np.dtype(dtype).itemsize << self.num_qubits)  # states returned
@@ -207,7 +237,20 @@ class StatevectorProgram:
     def expectations(self, values: np.ndarray, table: PauliTable,
                      memory_limit: int | None = None,
                      dtype: np.dtype = DTYPES["double"]) -> np.ndarray:
-        """Exact ``⟨O_o⟩`` for every row: ``(S, O)``, simulated chunk by chunk."""
+        """Exact ``⟨O_o⟩`` for every row, simulated chunk by chunk.
+
+        Args:
+            values: Parameter rows, shape (S, P) (or one row of shape (P,)).
+            table: The O observables.
+            memory_limit: Bytes one chunk may use; None is :func:`default_memory_limit`.
+            dtype: Amplitude type, ``complex128`` or ``complex64``.
+
+        Returns:
+            The expectation values, shape (S, O).
+
+        Raises:
+            ~qiskit_unlearn.errors.BackendError: If not even one row fits ``memory_limit``.
+        """
         values = self._values(values)
         chunks = self._chunks(len(values), self.footprint(table, dtype=dtype), memory_limit)
         if len(chunks) == 1:
@@ -222,8 +265,21 @@ class StatevectorProgram:
                  ) -> tuple[np.ndarray, np.ndarray]:
         """Exact values ``(S, O)`` and Jacobian ``(S, O, P)`` by one adjoint sweep per chunk.
 
-        With ``weights (S, O)`` the sweep carries the single co-state ``Σₒ wₒ Oₒ|ψ⟩`` instead
-        of one per observable and returns the vector–Jacobian product ``(S, 1, P)``.
+        Args:
+            values: Parameter rows, shape (S, P) (or one row of shape (P,)).
+            table: The O observables.
+            memory_limit: Bytes one chunk may use; None is :func:`default_memory_limit`.
+            weights: Shape (S, O): the sweep carries the single co-state ``Σₒ wₒ Oₒ|ψ⟩``
+                instead of one per observable and returns the vector–Jacobian product. None:
+                the full Jacobian.
+            dtype: Amplitude type, ``complex128`` or ``complex64``.
+
+        Returns:
+            The expectation values, shape (S, O), and the Jacobian, shape (S, O, P), or
+            (S, 1, P) with ``weights``.
+
+        Raises:
+            ~qiskit_unlearn.errors.BackendError: If not even one row fits ``memory_limit``.
         """
         values = self._values(values)
         n = self.num_qubits

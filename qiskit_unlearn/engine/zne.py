@@ -23,7 +23,19 @@ FITS = ("richardson", "linear")
 
 
 def extrapolation_weights(factors: Sequence[float], fit: str = "richardson") -> np.ndarray:
-    """Weights ``w`` with ``⟨O⟩₀ = Σ wᵢ ⟨O⟩_{factors[i]}``."""
+    """Weights ``w`` with ``⟨O⟩₀ = Σ wᵢ ⟨O⟩_{factors[i]}``.
+
+    Args:
+        factors: The noise scale factors ``c₁ < c₂ < …``.
+        fit: ``"richardson"`` (the polynomial through all points) or ``"linear"`` (the
+            least-squares line).
+
+    Returns:
+        One weight per factor, shape (len(factors),).
+
+    Raises:
+        ValueError: If ``fit`` is unknown.
+    """
     c = np.asarray(factors, dtype=float)
     if fit not in FITS:
         raise ValueError(f"zne_fit must be one of {', '.join(FITS)}, got {fit!r}")
@@ -33,7 +45,18 @@ def extrapolation_weights(factors: Sequence[float], fit: str = "richardson") -> 
 
 
 class ZNEEstimator(BaseEstimatorV2):
-    """Extrapolates the results of one exact estimator per noise factor to zero noise."""
+    """Extrapolates the results of one exact estimator per noise factor to zero noise.
+
+    Standard deviations are propagated through the weights as independent errors.
+
+    Args:
+        estimators: One estimator per noise factor, in the order of ``factors``.
+        factors: The noise scale factors.
+        fit: ``"richardson"`` or ``"linear"`` (see :func:`extrapolation_weights`).
+
+    Raises:
+        ValueError: If ``fit`` is unknown.
+    """
 
     def __init__(self, estimators: Sequence[BaseEstimatorV2], factors: Sequence[float],
                  fit: str = "richardson") -> None:
@@ -45,6 +68,15 @@ class ZNEEstimator(BaseEstimatorV2):
 
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
             ) -> PrimitiveJob[PrimitiveResult[PubResult]]:
+        """Run the PUBs on every factor's estimator and extrapolate the values.
+
+        Args:
+            pubs: Estimator PUBs, as for any ``BaseEstimatorV2``.
+            precision: Precision passed to every estimator; None uses their defaults.
+
+        Returns:
+            A job whose result has the extrapolated ``evs`` and ``stds`` per PUB.
+        """
         pubs = list(pubs)
         job = PrimitiveJob(self._run, pubs, precision)
         job._submit()
@@ -68,9 +100,15 @@ class ZNEEstimator(BaseEstimatorV2):
 
 
 class ZNEGradient(BaseEstimatorGradient):
-    """The extrapolated gradient: the same weights over one gradient per noise factor."""
+    """The extrapolated gradient: the same weights over one gradient per noise factor.
+
+    Args:
+        estimator: The extrapolating estimator (its weights are used).
+        gradients: One gradient per noise factor, in the order of the estimator's factors.
+    """
 
     def __init__(self, estimator: ZNEEstimator, gradients: Sequence[BaseEstimatorGradient]):
+        """Set up the gradient; the arguments are described in the class docstring."""
         super().__init__(estimator)
         self.gradients = list(gradients)
         self.weights = estimator.weights
@@ -93,6 +131,19 @@ class ZNEGradient(BaseEstimatorGradient):
                                        options=Options(**options))
 
     def vjp(self, circuit, observables, values, upstream) -> tuple[np.ndarray, np.ndarray]:
+        """The extrapolated values and vector–Jacobian product.
+
+        Every factor's gradient must offer ``vjp``.
+
+        Args:
+            circuit: The circuit.
+            observables: The O observables.
+            values: Parameter rows, shape (S, P).
+            upstream: Weights of the observables per row, shape (S, O).
+
+        Returns:
+            The values, shape (S, O), and the products, shape (S, P).
+        """
         parts = [g.vjp(circuit, observables, values, upstream) for g in self.gradients]
         evs = sum(w * p[0] for w, p in zip(self.weights, parts, strict=True))
         grads = sum(w * p[1] for w, p in zip(self.weights, parts, strict=True))

@@ -16,7 +16,7 @@ Agreement with the retrain oracle (``metrics``)
     *JS* = mean over samples of ½ KL(p ‖ m) + ½ KL(q ‖ m), m = ½ (p + q), in bits (log base
     2), so 0 ≤ JS ≤ 1.
     *prediction agreement* = fraction of samples with equal argmax predictions.
-    *oracle gap* = mean over retain, forget and test accuracy of |model − oracle|.
+    *oracle gap* = mean over retain, forget and test accuracy of ``|model − oracle|``.
 
 Membership inference (``mia``; members = forget set, non-members = held-out test samples)
     *confidence-attack AUC*: ROC AUC of members vs non-members scored by the softmax
@@ -55,10 +55,10 @@ Statistics over seeds (``stats``, ``ranking``)
     permutation test below; two-sided; Holm-corrected across methods tested against the
     best. With n non-zero differences no p-value is below 2 / 2^n.
     *distance to the oracle*: mean over retain, forget, test accuracy and MIA AUC of
-    |method − oracle of the same seed| (accuracies only without MIA).
-    *balance*: harmonic mean of forgetting = 1 − |forget acc − oracle forget acc|, utility =
-    min(1, test acc / teacher test acc) and privacy = max(0, 1 − 2 |MIA AUC − oracle MIA
-    AUC|) (omitted without MIA), per seed.
+    ``|method − oracle|`` of the same seed (accuracies only without MIA).
+    *balance*: harmonic mean of forgetting = 1 − ``|forget acc − oracle forget acc|``,
+    utility = min(1, test acc / teacher test acc) and privacy = max(0, 1 − 2
+    ``|MIA AUC − oracle MIA AUC|``) (omitted without MIA), per seed.
 
 Loss landscape (``landscape``; mean cross-entropy on given data, trainable parameters)
     *HVP* by central differences of full-batch gradients (TorchConnector has no double

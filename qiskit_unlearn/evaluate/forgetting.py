@@ -51,6 +51,18 @@ def logit_confidence(probs: Any, labels: Any, *, from_logits: bool = False) -> n
     ``logit_y − logsumexp(other logits)``), so confident predictions do not round to ±inf.
     Given probabilities, p and 1 − p are clipped below at 1e-45, as in the challenge and
     LiRA code; from logits the result is exact.
+
+    Args:
+        probs: outputs of shape (N, C) with C >= 2: probabilities, or logits with
+            ``from_logits``.
+        labels: integer true labels in 0..C-1, shape (N,).
+        from_logits: the outputs are logits rather than probabilities.
+
+    Returns:
+        The logit-scaled confidences, shape (N,), float64.
+
+    Raises:
+        EvaluationError: for malformed outputs or labels, or fewer than two classes.
     """
     out = outputs(probs, "logits" if from_logits else "probs")
     if out.shape[1] < 2:
@@ -92,6 +104,14 @@ def epsilon_from_rates(fpr: Any, fnr: Any, delta: float = CHALLENGE_DELTA) -> np
     As in the challenge code, FPR = FNR = 0 (perfect separation) gives +inf and a point with
     exactly one of them 0 gives NaN (undefined ratio, attributed to too few model samples;
     callers skip it), as does a point where both logarithms are undefined.
+
+    Args:
+        fpr: false-positive rates of the operating points (any shape).
+        fnr: false-negative rates, same shape.
+        delta: the δ of (ε, δ)-unlearning.
+
+    Returns:
+        ε per operating point, same shape: >= 0, +inf or NaN as described.
     """
     fpr, fnr = np.asarray(fpr, dtype=np.float64), np.asarray(fnr, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -142,10 +162,18 @@ def example_epsilon(unlearned: np.ndarray, retrained: np.ndarray,
 
     The positive class is whichever of the two has the larger median. ε is the largest
     :func:`epsilon_from_rates` over both attack families (operating points with an undefined
-    ratio skipped), clipped to [0, :data:`EPSILON_CAP`]. Shortcuts: if the narrower range is
-    below :data:`PEAKY_RATIO` of the wider one, ε = cap (the challenge's rule); if both sets
-    are constant, ε = 0 when they are equal and the cap otherwise (the challenge code does not
-    handle this case).
+    ratio skipped), clipped to [0, ``EPSILON_CAP`` = 50]. Shortcuts: if the narrower range
+    is below ``PEAKY_RATIO`` = 0.01 of the wider one, ε = cap (the challenge's rule); if both
+    sets are constant, ε = 0 when they are equal and the cap otherwise (the challenge code does
+    not handle this case).
+
+    Args:
+        unlearned: the example's outputs under the M unlearned models, shape (M,).
+        retrained: its outputs under the M' retrained models, shape (M',).
+        delta: the δ of (ε, δ)-unlearning.
+
+    Returns:
+        The example's ε in [0, 50].
     """
     u, r = np.sort(np.ravel(unlearned)), np.sort(np.ravel(retrained))
     pos, neg = (r, u) if np.median(r) > np.median(u) else (u, r)
@@ -171,6 +199,16 @@ def bin_points(epsilons: Any, num_models: int) -> np.ndarray:
     The bins stop at ceil(log(M − 1)) (M = number of unlearned models, as in the challenge
     code): about the largest ε that M samples per side can certify; an ε beyond the last bin
     scores 0.
+
+    Args:
+        epsilons: per-example ε values, shape (N,).
+        num_models: M, the number of unlearned models, at least 3.
+
+    Returns:
+        Points in [0, 1] per example, shape (N,).
+
+    Raises:
+        EvaluationError: if ``num_models`` < 3.
     """
     if num_models < 3:
         raise EvaluationError(f"bins need at least 3 unlearned models, got {num_models}")
@@ -183,7 +221,17 @@ def bin_points(epsilons: Any, num_models: int) -> np.ndarray:
 @dataclass(frozen=True)
 class ForgettingQuality:
     """The challenge's forgetting quality ``score`` in [0, 1] (1 = indistinguishable from
-    retraining), with per-example ``epsilons`` and ``points`` and how they were obtained."""
+    retraining), with per-example ``epsilons`` and ``points`` and how they were obtained.
+
+    Attributes:
+        score: the mean of ``points``, in [0, 1].
+        epsilons: per-example ε, shape (N,).
+        points: per-example points H(ε), shape (N,).
+        num_unlearned: M, the number of unlearned models.
+        num_retrained: M', the number of retrained models.
+        delta: the δ used.
+        max_epsilon: where the bins stop, ceil(ln(M − 1)).
+    """
 
     score: float
     epsilons: np.ndarray
@@ -207,6 +255,19 @@ def forgetting_quality(unlearned: Any, retrained: Any, *,
     threshold attacks feeds on sampling noise in the tails (two samples of one Gaussian give
     ε ≈ 1.5 and a score of about 0.2 for any M = M' from 8 to 512). Compare methods with
     each other, or with a retrain-vs-retrain baseline from two halves of the retrained models.
+
+    Args:
+        unlearned: shape (M, N): one scalar per unlearned model (row) and forget example
+            (column), normally :func:`logit_confidence`.
+        retrained: shape (M', N): the same for the retrained models.
+        delta: the δ of (ε, δ)-unlearning, in [0, 1).
+
+    Returns:
+        The score with per-example ε and points.
+
+    Raises:
+        EvaluationError: for an invalid ``delta``, mismatched columns, fewer than three models
+            per side, or non-finite outputs.
     """
     if not 0.0 <= delta < 1.0:
         raise EvaluationError(f"delta must be in [0, 1), got {delta}")
@@ -222,7 +283,16 @@ def forgetting_quality(unlearned: Any, retrained: Any, *,
 @dataclass(frozen=True)
 class ULiRAResult:
     """Per-example and mean balanced ``accuracy`` and ``auc`` of the attack (0.5 = cannot tell
-    unlearned from retrained models; 1 = always can)."""
+    unlearned from retrained models; 1 = always can).
+
+    Attributes:
+        accuracy: balanced accuracy averaged over the examples.
+        auc: AUC averaged over the examples.
+        per_example_accuracy: balanced accuracy per example, shape (N,).
+        per_example_auc: AUC per example, shape (N,).
+        num_unlearned: M, the number of unlearned models.
+        num_retrained: M', the number of retrained models.
+    """
 
     accuracy: float
     auc: float
@@ -263,6 +333,19 @@ def ulira(unlearned: Any, retrained: Any, *, min_std: float = 1e-3) -> ULiRAResu
     estimate unbiased: with perfect unlearning, u_i and r_j are exchangeable given the fits,
     so the expected AUC is exactly 0.5 (and the accuracy 0.5 for M = M'). Pooling scores
     across folds instead would bias the AUC below 0.5.
+
+    Args:
+        unlearned: shape (M, N): one scalar per unlearned model (row) and forget example
+            (column), normally :func:`logit_confidence`.
+        retrained: shape (M', N): the same for the retrained models.
+        min_std: floor of each fitted Gaussian's std, > 0.
+
+    Returns:
+        Mean and per-example balanced accuracy and AUC of the attack.
+
+    Raises:
+        EvaluationError: for a non-positive ``min_std``, mismatched columns, fewer than three
+            models per side, or non-finite outputs.
     """
     if min_std <= 0:
         raise EvaluationError(f"min_std must be positive, got {min_std}")

@@ -31,7 +31,17 @@ def _trainable(model: nn.Module) -> list[nn.Parameter]:
 
 
 def num_trainable(model: nn.Module) -> int:
-    """Dimension of the Hessian: the number of trainable scalars."""
+    """Dimension of the Hessian: the number of trainable scalars.
+
+    Args:
+        model: the model; only parameters with ``requires_grad`` count.
+
+    Returns:
+        The number of trainable scalars.
+
+    Raises:
+        EvaluationError: if no parameter is trainable.
+    """
     return sum(p.numel() for p in _trainable(model))
 
 
@@ -122,6 +132,21 @@ def hessian_vector_product(model: nn.Module, data: tuple[Any, Any], v: Any, *,
     balance truncation and rounding for a smooth loss, because a step that moves a ReLU
     pre-activation across 0 picks up a gradient jump that finite differences turn into
     spurious curvature (the package's MLP heads use ReLU).
+
+    Args:
+        model: the model; only parameters with ``requires_grad`` count, and they are
+            restored bit-for-bit afterwards.
+        data: ``(x, y)`` inputs and integer labels (arrays or tensors), used as one batch.
+        v: the vector, one entry per trainable scalar (flat, in ``model.parameters()``
+            order); numpy array or tensor.
+        rel_step: the relative step; ``None`` for the square root of machine epsilon.
+
+    Returns:
+        H v, flat float64 of the same length as ``v``.
+
+    Raises:
+        EvaluationError: for empty or mismatched data, no trainable parameter, or a ``v`` of
+            the wrong length.
     """
     if isinstance(v, torch.Tensor):
         v = v.detach().cpu().numpy()
@@ -139,6 +164,25 @@ def top_hessian_eigenvalues(model: nn.Module, data: tuple[Any, Any], k: int = 3,
     ``scipy.sparse.linalg.eigsh`` on the finite-difference HVP with a seeded start vector;
     ``which="LA"`` gives the largest algebraic (sharpness), ``"LM"`` the largest in magnitude
     (reveals strongly negative curvature). Each Lanczos step costs two gradient evaluations.
+
+    Args:
+        model: the model; only parameters with ``requires_grad`` count, and they are
+            restored bit-for-bit afterwards.
+        data: ``(x, y)`` inputs and integer labels (arrays or tensors), used as one batch.
+        k: how many eigenvalues, in 1..(number of trainable scalars − 1).
+        seed: seeds the Lanczos start vector.
+        which: ``"LA"`` (largest algebraic) or ``"LM"`` (largest magnitude).
+        tol: relative accuracy of the eigenvalues (``eigsh``'s ``tol``; 0 = machine
+            precision).
+        maxiter: maximum Lanczos iterations; ``None`` for ``eigsh``'s default.
+        rel_step: the relative finite-difference step (see
+            :func:`hessian_vector_product`); ``None`` for the default.
+
+    Returns:
+        The ``k`` eigenvalues, largest first.
+
+    Raises:
+        EvaluationError: for an invalid ``which`` or ``k``, or bad data or model.
     """
     if which not in ("LA", "LM"):
         raise EvaluationError(f"which must be 'LA' or 'LM', got {which!r}")
@@ -156,7 +200,13 @@ def top_hessian_eigenvalues(model: nn.Module, data: tuple[Any, Any], k: int = 3,
 
 @dataclass(frozen=True)
 class TraceEstimate:
-    """Hutchinson estimate of tr(H): the mean of vᵀHv, its standard error and sample count."""
+    """Hutchinson estimate of tr(H): the mean of vᵀHv, its standard error and sample count.
+
+    Attributes:
+        mean: the estimate of tr(H), the mean of vᵀHv.
+        stderr: its standard error.
+        samples: the number of Rademacher vectors.
+    """
 
     mean: float
     stderr: float
@@ -169,6 +219,22 @@ def hessian_trace(model: nn.Module, data: tuple[Any, Any], *, samples: int = 100
 
     The standard error is the sample std (ddof = 1) of vᵀHv over √samples; ``samples`` must
     be at least 2 for it to exist.
+
+    Args:
+        model: the model; only parameters with ``requires_grad`` count, and they are
+            restored bit-for-bit afterwards.
+        data: ``(x, y)`` inputs and integer labels (arrays or tensors), used as one batch.
+        samples: Rademacher vectors to average over, at least 2 (each costs two gradient
+            evaluations).
+        seed: seeds the vectors.
+        rel_step: the relative finite-difference step (see
+            :func:`hessian_vector_product`); ``None`` for the default.
+
+    Returns:
+        The estimate with its standard error.
+
+    Raises:
+        EvaluationError: if ``samples`` < 2, or for bad data or model.
     """
     if samples < 2:
         raise EvaluationError(f"samples must be at least 2 (for a standard error), got {samples}")

@@ -31,7 +31,16 @@ from qiskit_unlearn.evaluate.metrics import (
 
 @dataclass(frozen=True)
 class Memorisation:
-    """Per-example memorisation, shape (N,), by accuracy and by true-label probability."""
+    """Per-example memorisation, shape (N,), by accuracy and by true-label probability.
+
+    Attributes:
+        by_accuracy: fraction of in-models right minus fraction of out-models right, per
+            example, in [−1, 1].
+        by_probability: mean in-model minus mean out-model true-label probability, per
+            example, in [−1, 1].
+        num_in: the number of in-models.
+        num_out: the number of out-models.
+    """
 
     by_accuracy: np.ndarray
     by_probability: np.ndarray
@@ -50,6 +59,7 @@ class Memorisation:
 
     @property
     def num_examples(self) -> int:
+        """The number of examples N."""
         return int(self.by_accuracy.size)
 
 
@@ -67,12 +77,24 @@ def _models(values: Any, name: str, from_logits: bool) -> np.ndarray:
 
 def memorisation(in_outputs: Any, out_outputs: Any, labels: Any, *,
                  from_logits: bool = True) -> Memorisation:
-    """Per-example memorisation of N examples from ``in_outputs`` (M_in, N, C) of models that
-    trained on them and ``out_outputs`` (M_out, N, C) of models that did not (a single
-    model's (N, C) is accepted on either side), both logits unless ``from_logits=False``.
+    """Per-example memorisation of N examples from models with and without them in training.
 
     by_accuracy[i] = (fraction of in-models right on i) − (fraction of out-models right on i);
     by_probability[i] = mean in-model p(y_i | x_i) − mean out-model p(y_i | x_i).
+
+    Args:
+        in_outputs: outputs of shape (M_in, N, C) of models that trained on the examples (a
+            single model's (N, C) is accepted).
+        out_outputs: outputs of shape (M_out, N, C) of models that did not (a single model's
+            (N, C) is accepted).
+        labels: integer true labels in 0..C-1, shape (N,).
+        from_logits: the outputs are logits (the default); False for probabilities.
+
+    Returns:
+        Both estimates per example, with the model counts.
+
+    Raises:
+        EvaluationError: for malformed, non-finite or mismatched outputs, or bad labels.
     """
     p_in = _models(in_outputs, "in_outputs", from_logits)
     p_out = _models(out_outputs, "out_outputs", from_logits)

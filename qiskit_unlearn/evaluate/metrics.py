@@ -74,7 +74,17 @@ def outputs(values: Any, name: str) -> np.ndarray:
 
 
 def softmax(logits: Any) -> np.ndarray:
-    """Row-wise softmax in float64 (stable for large logits)."""
+    """Row-wise softmax in float64 (stable for large logits).
+
+    Args:
+        logits: a non-empty, finite (N, C) matrix (numpy array or torch tensor).
+
+    Returns:
+        Probabilities of shape (N, C), each row summing to 1.
+
+    Raises:
+        EvaluationError: for a wrong shape, no rows or a non-finite value.
+    """
     return np.exp(log_softmax(outputs(logits, "logits"), axis=1))
 
 
@@ -91,7 +101,18 @@ def _same_shape(a: np.ndarray, b: np.ndarray, names: str) -> None:
 
 
 def accuracy(logits: Any, labels: Any) -> float:
-    """Fraction of samples whose argmax output equals the label (logits or probabilities)."""
+    """Fraction of samples whose argmax output equals the label (logits or probabilities).
+
+    Args:
+        logits: logits or probabilities of shape (N, C), numpy array or torch tensor.
+        labels: integer labels in 0..C-1, shape (N,).
+
+    Returns:
+        The accuracy in [0, 1].
+
+    Raises:
+        EvaluationError: for malformed outputs or labels.
+    """
     out = outputs(logits, "logits")
     y = as_labels(labels, out.shape[0], out.shape[1])
     return float(np.mean(out.argmax(axis=1) == y))
@@ -103,6 +124,16 @@ def accuracy_drops(original: Mapping[str, float], unlearned: Mapping[str, float]
 
     Both mappings need ``retain_accuracy``, ``forget_accuracy`` and ``test_accuracy`` (the
     pipeline's metric names). A positive drop means the unlearned model is less accurate.
+
+    Args:
+        original: the original (teacher) model's metrics.
+        unlearned: the unlearned model's metrics.
+
+    Returns:
+        ``{"retain_drop": ..., "forget_drop": ..., "test_drop": ...}``.
+
+    Raises:
+        EvaluationError: if either mapping lacks an accuracy.
     """
     drops = {}
     for split in ("retain", "forget", "test"):
@@ -118,6 +149,14 @@ def uqi(forget_drop: float, retain_drop: float, test_drop: float) -> float:
     """Unlearning quality index: ``forget_drop − ½(retain_drop + test_drop)``.
 
     Rewards losing accuracy on the forget set and penalises losing it elsewhere.
+
+    Args:
+        forget_drop: original − unlearned accuracy on the forget set.
+        retain_drop: original − unlearned accuracy on the retain set.
+        test_drop: original − unlearned accuracy on the test set.
+
+    Returns:
+        The index; higher is better.
     """
     return float(forget_drop) - 0.5 * (float(retain_drop) + float(test_drop))
 
@@ -127,7 +166,20 @@ def kl_divergence(p_ref: Any, p: Any, *, from_logits: bool = False) -> float:
 
     The oracle is the reference because the question is how much the unlearned model's
     predictions ``p`` lose in describing the oracle's. Terms with ``p_ref = 0`` are 0 and ``p``
-    is clipped below at :data:`EPS`, so the value is finite (at most about 27.6 per sample).
+    is clipped below at ``EPS`` = 1e-12, so the value is finite (at most about 27.6 per sample).
+
+    Args:
+        p_ref: the retrain oracle's outputs, shape (N, C): probabilities, or logits with
+            ``from_logits``.
+        p: the unlearned model's outputs on the same samples, shape (N, C).
+        from_logits: the inputs are logits (softmax applied here) rather than probabilities.
+
+    Returns:
+        The mean KL divergence in nats, >= 0.
+
+    Raises:
+        EvaluationError: for malformed or mismatched outputs, or rows that are not
+            probability vectors when ``from_logits`` is false.
     """
     if from_logits:
         ref, out = outputs(p_ref, "p_ref"), outputs(p, "p")
@@ -146,6 +198,18 @@ def js_divergence(p: Any, q: Any, *, from_logits: bool = False) -> float:
 
     JS(p, q) = ½ KL(p ‖ m) + ½ KL(q ‖ m) with m = ½(p + q); symmetric, 0 for equal outputs
     and 1 for predictions with disjoint support. No clipping is needed: m ≥ p/2.
+
+    Args:
+        p: one model's outputs, shape (N, C): probabilities, or logits with ``from_logits``.
+        q: the other model's outputs on the same samples, shape (N, C).
+        from_logits: the inputs are logits (softmax applied here) rather than probabilities.
+
+    Returns:
+        The mean JS divergence in bits, in [0, 1].
+
+    Raises:
+        EvaluationError: for malformed or mismatched outputs, or rows that are not
+            probability vectors when ``from_logits`` is false.
     """
     a, b = _probabilities(p, "p", from_logits), _probabilities(q, "q", from_logits)
     _same_shape(a, b, "p and q")
@@ -157,7 +221,18 @@ def js_divergence(p: Any, q: Any, *, from_logits: bool = False) -> float:
 
 
 def prediction_agreement(logits_a: Any, logits_b: Any) -> float:
-    """Fraction of samples on which two models predict the same class (argmax)."""
+    """Fraction of samples on which two models predict the same class (argmax).
+
+    Args:
+        logits_a: one model's logits or probabilities of shape (N, C), numpy array or torch tensor.
+        logits_b: the other model's outputs on the same samples, same shape.
+
+    Returns:
+        The agreement in [0, 1].
+
+    Raises:
+        EvaluationError: for malformed or mismatched outputs.
+    """
     a, b = outputs(logits_a, "logits_a"), outputs(logits_b, "logits_b")
     _same_shape(a, b, "logits_a and logits_b")
     return float(np.mean(a.argmax(axis=1) == b.argmax(axis=1)))
@@ -165,7 +240,19 @@ def prediction_agreement(logits_a: Any, logits_b: Any) -> float:
 
 def oracle_gap(metrics: Mapping[str, float], oracle_metrics: Mapping[str, float],
                keys: Sequence[str] = DEFAULT_GAP_KEYS) -> float:
-    """Mean over ``keys`` of |metric − the retrain oracle's metric| (0 = like retraining)."""
+    """Mean over ``keys`` of ``|metric − oracle metric|`` (0 = like retraining).
+
+    Args:
+        metrics: the model's metrics by name.
+        oracle_metrics: the retrain oracle's metrics by name.
+        keys: the metrics to compare; by default retain, forget and test accuracy.
+
+    Returns:
+        The mean absolute gap (NaN if a compared value is NaN).
+
+    Raises:
+        EvaluationError: if ``keys`` is empty or a key is missing from either mapping.
+    """
     if not keys:
         raise EvaluationError("oracle_gap needs at least one metric key")
     missing = [k for k in keys if k not in metrics or k not in oracle_metrics]
@@ -181,6 +268,15 @@ def summarize(values: Iterable[float]) -> dict[str, float]:
 
     With a single value the sample std is undefined and reported as NaN (not 0, which would
     claim no seed-to-seed variation); NaN inputs propagate into both statistics.
+
+    Args:
+        values: one value per seed.
+
+    Returns:
+        ``{"mean": ..., "std": ..., "n": number of values}``.
+
+    Raises:
+        EvaluationError: if there are no values.
     """
     arr = as_array(list(values), "values", ndim=1)
     if arr.size == 0:

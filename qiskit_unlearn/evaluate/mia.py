@@ -31,7 +31,16 @@ def _log_probs(logits: Any, labels: Any, name: str) -> tuple[np.ndarray, np.ndar
 def true_label_log_probability(logits: Any, labels: Any, *, what: str = "the") -> np.ndarray:
     """log softmax(logits)[label] per sample (= −cross-entropy loss), exact for large logits.
 
-    ``what`` names the set in error messages (e.g. ``"forget"``).
+    Args:
+        logits: logits of shape (N, C).
+        labels: integer labels in 0..C-1, shape (N,).
+        what: names the set in error messages (e.g. ``"forget"``).
+
+    Returns:
+        The log-probabilities of the labels, shape (N,).
+
+    Raises:
+        EvaluationError: for malformed logits or labels.
     """
     logp, y = _log_probs(logits, labels, what)
     return logp[np.arange(len(y)), y]
@@ -49,7 +58,17 @@ def mia_features(logits: Any, labels: Any, feature: str = "confidence", *,
       vector here; this is the published formula;
     * ``prob``: the whole probability vector (d = number of classes).
 
-    ``what`` names the set in error messages (e.g. ``"forget"``).
+    Args:
+        logits: logits of shape (N, C).
+        labels: integer labels in 0..C-1, shape (N,).
+        feature: one of :data:`MIA_FEATURES`, as above.
+        what: names the set in error messages (e.g. ``"forget"``).
+
+    Returns:
+        The features, shape (N, d).
+
+    Raises:
+        EvaluationError: for an unknown feature or malformed logits or labels.
     """
     if feature not in MIA_FEATURES:
         raise EvaluationError(f"unknown MIA feature {feature!r}; choose one of {MIA_FEATURES}")
@@ -83,6 +102,18 @@ def confidence_attack_auc(member_logits: Any, member_labels: Any, nonmember_logi
 
     0.5 means members and non-members are indistinguishable (no leak); 1 means every member
     gets a higher confidence than every non-member. Ties count half.
+
+    Args:
+        member_logits: the model's logits on members (the forget set), shape (N, C).
+        member_labels: their integer labels, shape (N,).
+        nonmember_logits: its logits on non-members (held-out samples), shape (N', C).
+        nonmember_labels: their integer labels, shape (N',).
+
+    Returns:
+        The ROC AUC in [0, 1].
+
+    Raises:
+        EvaluationError: for malformed logits or labels.
     """
     members = mia_features(member_logits, member_labels, "confidence", what="member")[:, 0]
     nonmembers = mia_features(nonmember_logits, nonmember_labels, "confidence",
@@ -106,6 +137,18 @@ def loss_attack_auc(member_logits: Any, member_labels: Any, nonmember_logits: An
 
     It ranks like the confidence attack but is computed from log-softmax, so it still
     separates samples whose confidence rounds to 1.0 (where the confidence attack sees ties).
+
+    Args:
+        member_logits: the model's logits on members (the forget set), shape (N, C).
+        member_labels: their integer labels, shape (N,).
+        nonmember_logits: its logits on non-members (held-out samples), shape (N', C).
+        nonmember_labels: their integer labels, shape (N',).
+
+    Returns:
+        The ROC AUC in [0, 1].
+
+    Raises:
+        EvaluationError: for malformed logits or labels.
     """
     members = true_label_log_probability(member_logits, member_labels, what="member")
     nonmembers = true_label_log_probability(nonmember_logits, nonmember_labels,
@@ -122,16 +165,33 @@ def mia_efficacy(retain_logits: Any, retain_labels: Any, heldout_logits: Any,
                  heldout_labels: Any, forget_logits: Any, forget_labels: Any, *,
                  feature: str = "confidence", seed: int = 0) -> float:
     """MIA-efficacy of Jia et al. (2023): the fraction of the forget set the attack calls
-    *non-member* (TN / |forget|; higher = better forgetting, while a model that still
-    remembers the forget set scores close to 0).
+    *non-member* (TN / number of forget samples; higher = better forgetting, while a model that
+    still remembers the forget set scores close to 0).
 
     As in their ``SVC_MIA``: the attack is ``SVC(C=3, gamma="auto", kernel="rbf")`` fitted on
     ``feature`` (default ``confidence``, the predictor behind the paper's MIA-efficacy) of
     retain samples labelled member (1) and held-out samples labelled non-member (0), then
     applied to the forget set. The two training sets are balanced by a seeded subsample of the
-    larger one (Jia et al. take |test| retain samples). If the training features are constant
-    the attack has no signal and 0.5 (chance) is returned instead of the SVC's arbitrary
-    tie-break.
+    larger one (Jia et al. take as many retain samples as there are test samples). If the
+    training features are constant the attack has no signal and 0.5 (chance) is returned
+    instead of the SVC's arbitrary tie-break.
+
+    Args:
+        retain_logits: the model's logits on the retain set (attack members), shape (N_r, C).
+        retain_labels: their integer labels, shape (N_r,).
+        heldout_logits: its logits on held-out samples (attack non-members), shape (N_h, C).
+        heldout_labels: their integer labels, shape (N_h,).
+        forget_logits: its logits on the forget set, which the attack classifies,
+            shape (N_f, C).
+        forget_labels: their integer labels, shape (N_f,).
+        feature: the attack feature, one of :data:`MIA_FEATURES`.
+        seed: seeds the balancing subsample.
+
+    Returns:
+        The fraction of forget samples predicted non-member, in [0, 1].
+
+    Raises:
+        EvaluationError: for an unknown feature or malformed logits or labels.
     """
     members = mia_features(retain_logits, retain_labels, feature, what="retain")
     nonmembers = mia_features(heldout_logits, heldout_labels, feature, what="held-out")

@@ -34,9 +34,20 @@ ALPHA = 0.05
 
 def oracle_distance(model: Mapping[str, float], oracle: Mapping[str, float],
                     keys: Sequence[str] = DISTANCE_KEYS) -> float:
-    """Mean over ``keys`` of |model − oracle| (NaN if any of them is NaN).
+    """Mean over ``keys`` of ``|model − oracle|`` (NaN if any of them is NaN).
 
-    Pass :data:`ACCURACY_KEYS` when the run measured no membership inference.
+    Args:
+        model: the method's metrics of one seed.
+        oracle: the retrain oracle's metrics of the same seed.
+        keys: the metrics to compare; by default retain, forget and test accuracy and
+            ``mia_auc``. Pass ``ACCURACY_KEYS`` (the three accuracies) when the run measured
+            no membership inference.
+
+    Returns:
+        The distance; lower is better, 0 for the oracle itself.
+
+    Raises:
+        EvaluationError: if ``keys`` is empty or a key is missing from either mapping.
     """
     return oracle_gap(model, oracle, keys)
 
@@ -44,7 +55,14 @@ def oracle_distance(model: Mapping[str, float], oracle: Mapping[str, float],
 @dataclass(frozen=True)
 class Balance:
     """The three terms of the balance score (each in [0, 1], 1 = best) and their harmonic
-    mean; ``privacy`` is NaN when left out."""
+    mean; ``privacy`` is NaN when left out.
+
+    Attributes:
+        forgetting: 1 − ``|forget acc − oracle forget acc|``.
+        utility: min(1, test acc / teacher test acc).
+        privacy: max(0, 1 − 2 ``|MIA AUC − oracle MIA AUC|``), or NaN.
+        balance: the harmonic mean of the terms used.
+    """
 
     forgetting: float
     utility: float
@@ -70,6 +88,18 @@ def balance_score(model: Mapping[str, float], oracle: Mapping[str, float],
     ``model`` also ``test_accuracy``. A teacher with test accuracy 0 leaves nothing to lose:
     utility 1. A NaN input (a metric a seed did not log) gives a NaN balance, so the seed is
     left out rather than scored as zero.
+
+    Args:
+        model: the method's metrics of one seed.
+        oracle: the retrain oracle's metrics of the same seed.
+        teacher_test_accuracy: the teacher's test accuracy of the same seed.
+        privacy: include the privacy term (needs ``mia_auc`` in both mappings).
+
+    Returns:
+        The terms and their harmonic mean.
+
+    Raises:
+        EvaluationError: if a needed metric is missing.
     """
     needed = ["forget_accuracy", *(["mia_auc"] if privacy else [])]
     for which, values in (("model", model), ("oracle", oracle)):
@@ -96,6 +126,19 @@ class RankedMethod:
     ``p_holm`` the Holm-adjusted one over all methods tested against the best; ``significant``
     is None for the best or when no test was possible. ``min_p`` is the smallest p-value the
     test could give with its pairs.
+
+    Attributes:
+        name: the method.
+        n: the number of seeds with a finite value.
+        mean: the mean over those seeds.
+        ci_low: lower end of the 95 % bootstrap interval of the mean.
+        ci_high: upper end of that interval.
+        rank: 1 for the best; tied means share a rank.
+        test: the paired test used (``wilcoxon``, ``sign-flip``, ``none``), empty for the best.
+        p_value: the paired test's p-value against the best (NaN for the best itself).
+        p_holm: the Holm-adjusted p-value.
+        significant: Holm p < alpha, or None for the best or when no test was possible.
+        min_p: the smallest p-value the test could give with its pairs.
     """
 
     name: str
@@ -112,6 +155,7 @@ class RankedMethod:
 
     @property
     def best(self) -> bool:
+        """True for the best method (rank 1, not tested against itself)."""
         return self.rank == 1 and math.isnan(self.p_value)
 
 
@@ -121,8 +165,17 @@ def rank_methods(values: Mapping[str, Mapping[Hashable, float]], *, lower_is_bet
 
     ``values[method][seed]`` is the method's score on that seed (NaN = missing). Methods with
     no finite value are left out. Ties share a rank. Each other method is compared with the
-    best by :func:`~qiskit_unlearn.evaluate.stats.paired_test` on the seeds both have, and the
+    best by :func:`~qiskit_unlearn.evaluate.paired_test` on the seeds both have, and the
     p-values are Holm-corrected together; ``significant`` = Holm p < ``alpha``.
+
+    Args:
+        values: ``values[method][seed]``, one score per method and seed (NaN = missing).
+        lower_is_better: True for scores like the distance to the oracle, False for the
+            balance.
+        alpha: significance level of the Holm-corrected tests.
+
+    Returns:
+        The methods in ranking order, best first.
     """
     kept = {name: finite(by_seed.values()) for name, by_seed in values.items()}
     means = {name: float(np.mean(vals)) for name, vals in kept.items() if vals.size}

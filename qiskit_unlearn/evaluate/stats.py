@@ -43,8 +43,18 @@ def bootstrap_ci(values: Iterable[float], *, level: float = 0.95, resamples: int
                  seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
     """Percentile-bootstrap interval of the mean of the finite ``values``.
 
-    Returns ``(low, high)``; ``(nan, nan)`` below two values (one seed has no spread), and
-    ``(v, v)`` when all values are equal.
+    Args:
+        values: one value per seed; non-finite values are dropped.
+        level: the interval's coverage, between 0 and 1.
+        resamples: bootstrap resamples.
+        seed: the resampling seed (fixed by default, so reports are reproducible).
+
+    Returns:
+        ``(low, high)``; ``(nan, nan)`` below two values (one seed has no spread), and
+        ``(v, v)`` when all values are equal.
+
+    Raises:
+        ValueError: if ``level`` is not between 0 and 1.
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
@@ -76,6 +86,14 @@ class PairedTest:
     ``statistic`` is the mean difference a − b; ``min_p`` is the smallest p-value the test can
     give with these pairs (2 / 2^n for n non-zero differences), so a reader can tell "no
     difference" from "too few seeds to see one".
+
+    Attributes:
+        test: ``"wilcoxon"``, ``"sign-flip"`` or ``"none"`` (no pair, or no difference at
+            all).
+        n: the number of pairs with two finite values.
+        statistic: the mean difference a − b.
+        p_value: the two-sided p-value.
+        min_p: the smallest p-value the test can give with these pairs.
     """
 
     test: str  # "wilcoxon", "sign-flip" or "none" (no pair, or no difference at all)
@@ -113,10 +131,21 @@ def paired_test(a: Iterable[float], b: Iterable[float], *,
     """Test a = b on paired values (same seed, same position) ignoring pairs with a NaN.
 
     Wilcoxon signed-rank (SciPy, exact distribution where it applies) from ``wilcoxon_from``
-    pairs on; below, the exact sign-flip test (:func:`sign_flip_p`): with 3 to 5 seeds the
+    pairs on; below, the exact sign-flip test (``sign_flip_p``): with 3 to 5 seeds the
     t-test's normality cannot be checked, and the sign-flip test uses the sizes of the
     differences rather than only their ranks. Both are two-sided, and neither can give p below
     2 / 2^n (:attr:`PairedTest.min_p`): under 6 seeds nothing is significant at 0.05.
+
+    Args:
+        a: one method's values, one per seed.
+        b: the other method's values for the same seeds, in the same order.
+        wilcoxon_from: the number of pairs from which the Wilcoxon test is used.
+
+    Returns:
+        The test used, the pair count, the mean difference, p and the smallest possible p.
+
+    Raises:
+        ValueError: if ``a`` and ``b`` differ in length.
     """
     x = np.asarray([float(v) for v in a], dtype=float)
     y = np.asarray([float(v) for v in b], dtype=float)
@@ -146,6 +175,12 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
     The i-th smallest of m p-values is multiplied by m − i + 1, made non-decreasing and capped
     at 1; NaN (no test) stays NaN and does not count towards m.
+
+    Args:
+        p_values: the raw p-values, NaN for no test.
+
+    Returns:
+        The adjusted p-values in the input order.
     """
     p = [float(v) for v in p_values]
     order = sorted((i for i, v in enumerate(p) if not math.isnan(v)), key=lambda i: p[i])

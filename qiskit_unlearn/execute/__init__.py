@@ -18,9 +18,25 @@ EXECUTORS = ("local", "ray")
 
 def make_executor(executor: str = "local", *, jobs: int = 1, threads: int = 1,
                   address: str | None = None) -> Executor:
-    """``local`` with ``jobs = 1``: this process; ``jobs > 1``: that many worker processes;
-    ``ray``: a Ray cluster (``address``: ``auto``, ``ray://HOST:PORT``, or None for a local
-    one started here)."""
+    """Make the executor the command line asks for.
+
+    ``local`` with ``jobs = 1`` runs in this process, with ``jobs > 1`` in that many worker
+    processes; ``ray`` runs on a Ray cluster (an optional extra).
+
+    Args:
+        executor: ``"local"`` or ``"ray"`` (see :data:`EXECUTORS`).
+        jobs: worker processes of the local executor (ignored by ``ray``).
+        threads: torch / Numba threads of every unit.
+        address: the Ray cluster: ``auto``, ``ray://HOST:PORT``, or None for a local one
+            started here; only with ``ray``.
+
+    Returns:
+        An :class:`InProcessExecutor`, a :class:`ProcessExecutor` or a Ray executor.
+
+    Raises:
+        ValueError: for an unknown executor, an ``address`` without ``ray``, or an invalid
+            ``jobs`` or ``threads``.
+    """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     if executor == "ray":

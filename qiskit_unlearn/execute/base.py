@@ -27,7 +27,14 @@ ResultHandler = Callable[[Unit, Any], None]
 @contextmanager
 def thread_limit(threads: int) -> Iterator[None]:
     """torch and Numba use ``threads`` threads inside the block (restored after): floating-point
-    reductions depend on the thread count, so every executor runs units with the same one."""
+    reductions depend on the thread count, so every executor runs units with the same one.
+
+    Args:
+        threads: the thread count inside the block (Numba's is capped at its maximum).
+
+    Yields:
+        Nothing; the limit holds while the ``with`` block runs.
+    """
     import numba
     import torch
 
@@ -91,7 +98,17 @@ class Tracker:
 
 
 class Executor(ABC):
-    """Runs plans of units; ``threads`` is every unit's torch / Numba thread count."""
+    """Runs plans of units; ``threads`` is every unit's torch / Numba thread count.
+
+    Subclasses implement ``_run`` (run units already in dependency order, reporting each
+    start, result and failure to the tracker) and set :attr:`name`.
+
+    Args:
+        threads: torch / Numba threads of every unit, at least 1.
+
+    Raises:
+        ValueError: if ``threads`` < 1.
+    """
 
     #: The name users pick it by (``--executor``).
     name = ""
@@ -103,8 +120,22 @@ class Executor(ABC):
 
     def run(self, units: Sequence[Unit], on_result: ResultHandler, *, progress: bool = False,
             what: str = "units") -> None:
-        """Run every unit of ``units`` (dependencies first); raises
-        :class:`~qiskit_unlearn.execute.units.ExecutionError` if any failed."""
+        """Run every unit of ``units``, each after the units it waits for.
+
+        A unit that raises is recorded; the units waiting for it are skipped and every other
+        unit still runs.
+
+        Args:
+            units: the plan; keys must be unique and every :class:`Ref` must name a unit of it.
+            on_result: called in this (driver) process as ``on_result(unit, result)`` as each
+                unit finishes.
+            progress: show a progress bar (only on a terminal).
+            what: the progress bar's label.
+
+        Raises:
+            ExecutionError: at the end, listing every unit that failed or was skipped.
+            ValueError: for duplicate keys or unknown or cyclic dependencies.
+        """
         planned = order(units)
         tracker = Tracker(planned, progress, what)
         try:
@@ -118,5 +149,9 @@ class Executor(ABC):
         """Run ``units`` (already in dependency order), reporting through ``tracker``."""
 
     def describe(self) -> dict[str, Any]:
-        """What the run records about how it was executed (not part of its results)."""
+        """What the run records about how it was executed (not part of its results).
+
+        Returns:
+            ``{"executor": name, "threads": threads}`` plus the executor's own settings.
+        """
         return {"executor": self.name, "threads": self.threads}

@@ -12,7 +12,11 @@ from qiskit_unlearn.execute.units import ExecutionError, Unit, UnitFailure
 
 
 class InProcessExecutor(Executor):
-    """Every unit in this process, one after the other, in plan order."""
+    """Every unit in this process, one after the other, in plan order.
+
+    Args:
+        threads: torch / Numba threads of every unit, at least 1.
+    """
 
     name = "in-process"
 
@@ -40,7 +44,18 @@ def _call(fn: Any, threads: int, args: tuple[Any, ...], kwargs: dict[str, Any]) 
 
 
 class ProcessExecutor(Executor):
-    """Units in ``jobs`` local worker processes (spawned: no state leaks from the driver)."""
+    """Units in ``jobs`` local worker processes (spawned: no state leaks from the driver).
+
+    A unit starts as soon as the units it waits for have finished; results come back to this
+    process. If a worker process dies, the run stops with an :class:`ExecutionError`.
+
+    Args:
+        jobs: the number of worker processes, at least 1.
+        threads: torch / Numba threads of every unit, at least 1.
+
+    Raises:
+        ValueError: if ``jobs`` or ``threads`` < 1.
+    """
 
     name = "processes"
 
@@ -51,6 +66,11 @@ class ProcessExecutor(Executor):
         self.jobs = jobs
 
     def describe(self) -> dict[str, Any]:
+        """What the run records about how it was executed (not part of its results).
+
+        Returns:
+            ``{"executor": "processes", "threads": threads, "jobs": jobs}``.
+        """
         return {**super().describe(), "jobs": self.jobs}
 
     def _run(self, units: list[Unit], on_result: ResultHandler, tracker: Tracker) -> None:

@@ -28,7 +28,11 @@ class ExecutionError(RuntimeError):
 
 @dataclass(frozen=True)
 class Ref:
-    """The result of the unit ``key``, as an argument of another unit."""
+    """The result of the unit ``key``, as an argument of another unit.
+
+    Attributes:
+        key: the key of the unit whose result is passed in.
+    """
 
     key: str
 
@@ -36,7 +40,16 @@ class Ref:
 @dataclass(frozen=True)
 class Unit:
     """One unit of work: ``fn(*args, **kwargs)`` once the units its :class:`Ref` arguments
-    name have finished. ``key`` is unique in a plan; ``label`` names it to people."""
+    name have finished. ``key`` is unique in a plan; ``label`` names it to people.
+
+    Attributes:
+        key: the unit's key, unique in a plan.
+        fn: a module-level (picklable) function.
+        args: positional arguments: plain picklable values, or :class:`Ref` for another
+            unit's result.
+        kwargs: keyword arguments, likewise.
+        label: the name shown in progress and error messages (empty: the key).
+    """
 
     key: str
     fn: Callable[..., Any]
@@ -46,6 +59,7 @@ class Unit:
 
     @property
     def name(self) -> str:
+        """The label, or the key if there is none."""
         return self.label or self.key
 
     @property
@@ -55,7 +69,14 @@ class Unit:
         return tuple(dict.fromkeys(refs))
 
     def bind(self, results: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """The arguments with every :class:`Ref` replaced by ``results[ref.key]``."""
+        """The arguments with every :class:`Ref` replaced by ``results[ref.key]``.
+
+        Args:
+            results: the finished units' results by key; must hold every :attr:`deps` key.
+
+        Returns:
+            ``(args, kwargs)`` ready for ``fn``.
+        """
         def value(a: Any) -> Any:
             return results[a.key] if isinstance(a, Ref) else a
 
@@ -65,7 +86,13 @@ class Unit:
 @dataclass(frozen=True)
 class UnitFailure:
     """A unit that raised (``reason``: the error), or was skipped because one it waits for
-    failed."""
+    failed.
+
+    Attributes:
+        key: the unit's key.
+        label: the unit's name for people.
+        reason: the error (type and message), or why the unit was skipped.
+    """
 
     key: str
     label: str
@@ -74,8 +101,17 @@ class UnitFailure:
 
 def order(units: Sequence[Unit]) -> list[Unit]:
     """``units`` in an order where each comes after the units it waits for (stable: plan
-    order wherever the dependencies allow); duplicate keys, unknown and cyclic dependencies
-    are programming errors."""
+    order wherever the dependencies allow).
+
+    Args:
+        units: the plan.
+
+    Returns:
+        The same units, dependencies first.
+
+    Raises:
+        ValueError: for duplicate keys, unknown or cyclic dependencies (programming errors).
+    """
     by_key: dict[str, Unit] = {}
     for unit in units:
         if unit.key in by_key:

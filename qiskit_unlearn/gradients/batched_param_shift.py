@@ -40,6 +40,16 @@ class PreparedGradient:
     """A gradient's PUBs, built but not run (see ``BatchedParamShiftEstimatorGradient.prepare``).
 
     ``pubs`` go to an estimator as they are; the results, in the same order, go to ``finish``.
+
+    Attributes:
+        num_items: Number of gradient items (circuit, observable, value row) asked for.
+        groups: The items grouped by circuit and parameters to differentiate.
+        pubs: The estimator PUBs, one per group that has parameters to shift.
+        pub_groups: The group of each PUB, in the order of ``pubs``.
+        parameters: The differentiated parameters of each item (the result's ``metadata``).
+        precision: The precision the PUBs are to be run with (None: the estimator's default).
+        evaluations: Expectation values the PUBs request (observables x unique rows x 2
+            shifts x shifted parameters, summed).
     """
 
     num_items: int
@@ -101,6 +111,12 @@ class BatchedParamShiftEstimatorGradient(ValidatedEstimatorGradient):
     Counters (cumulative, updated when a job executes): ``num_jobs`` primitive jobs submitted,
     ``num_pubs`` PUBs sent, ``num_circuit_evaluations`` expectation values requested (broadcast
     size summed over PUBs: observables x unique parameter rows x 2 shifts x shifted parameters).
+
+    Args:
+        estimator: Any V2 estimator (Aer, Statevector, BackendEstimatorV2, IBM Runtime).
+        precision: Target precision of every PUB; None uses the estimator's default, ``0.0``
+            requests exact values (StatevectorEstimator, Aer).
+        options: Recorded in the result's ``options`` (V2 estimators take no run options).
     """
 
     SUPPORTED_GATES: ClassVar[tuple[str, ...]] = SUPPORTED_GATES
@@ -114,13 +130,7 @@ class BatchedParamShiftEstimatorGradient(ValidatedEstimatorGradient):
         precision: float | None = None,
         options: Options | None = None,
     ) -> None:
-        """
-        Args:
-            estimator: any V2 estimator (Aer, Statevector, BackendEstimatorV2, IBM Runtime).
-            precision: target precision of every PUB; ``None`` uses the estimator's default,
-                ``0.0`` requests exact values (StatevectorEstimator, Aer).
-            options: recorded in the result's ``options`` (V2 estimators take no run options).
-        """
+        """Set up the gradient; the arguments are described in the class docstring."""
         super().__init__(estimator, options=options)
         self._precision = precision
         self._plans: dict[str, CircuitPlan] = {}
@@ -187,9 +197,23 @@ class BatchedParamShiftEstimatorGradient(ValidatedEstimatorGradient):
         precision: float | None = None,
     ) -> PreparedGradient:
         """The PUBs of a gradient without running them, so a caller can send them in a job of
-        its own (e.g. together with the forward pass) and :meth:`finish` the result.
+        its own (e.g. together with the forward pass) and
+        :meth:`~qiskit_unlearn.gradients.BatchedParamShiftEstimatorGradient.finish` the result.
 
-        Arguments are those of :meth:`run` (validated the same way).
+        Arguments are those of ``run`` (validated the same way).
+
+        Args:
+            circuits: One circuit per item.
+            observables: One observable per item, acting on all of the circuit's qubits.
+            parameter_values: One row of values per item, in ``circuit.parameters`` order.
+            parameters: Per item, the parameters to differentiate (None: all).
+            precision: Overrides the constructor's precision for these PUBs.
+
+        Returns:
+            The PUBs and what ``finish`` needs to turn their results into gradients.
+
+        Raises:
+            ValueError: On inconsistent lengths, qubit counts or unknown parameters.
         """
         items = gradient_arguments(circuits, observables, parameter_values, parameters,
                                    as_array=self.values_as_array)
@@ -206,7 +230,19 @@ class BatchedParamShiftEstimatorGradient(ValidatedEstimatorGradient):
 
     def finish(self, prepared: PreparedGradient, pub_results: Sequence[Any],
                options: dict[str, Any] | None = None) -> EstimatorGradientResult:
-        """Gradients from the estimator's results for ``prepared.pubs`` (in that order)."""
+        """Gradients from the estimator's results for ``prepared.pubs`` (in that order).
+
+        Args:
+            prepared: What ``prepare`` returned.
+            pub_results: The estimator's results, one per PUB of ``prepared.pubs``.
+            options: Recorded in the result's ``options`` (with the precision).
+
+        Returns:
+            One gradient per item, as ``ParamShiftEstimatorGradient`` would give.
+
+        Raises:
+            ValueError: If the number of results differs from the number of PUBs.
+        """
         if len(pub_results) != len(prepared.pubs):
             raise ValueError(f"expected {len(prepared.pubs)} PUB results, got "
                              f"{len(pub_results)}")

@@ -7,7 +7,7 @@ from that file in another process, on another day, and ``fetch`` writes the simu
 metric table for the measured models to ``RUN_DIR/hardware/results.csv``. Fake devices
 (``fake_manila``) run in IBM Runtime local testing mode, offline. ``unlearn`` runs an
 unlearning method on the device, priced first by an exact rehearsal and journaled job by job
-(:mod:`qiskit_unlearn.hardware.unlearn`, :mod:`qiskit_unlearn.hardware.journal`).
+(``hardware.unlearn``, ``hardware.journal``).
 
 Names are imported on first use, so ``qunlearn --help`` does not load torch through here.
 """
@@ -31,6 +31,10 @@ _LAZY = {
     "execute": "submit",
     "plan_submission": "submit",
 }
+
+#: Every split a model can be evaluated on (the accuracy splits and the membership-inference
+#: non-members).
+SPLITS = SPLITS
 
 __all__ = ["SPLITS", "HardwareError", *_LAZY]
 

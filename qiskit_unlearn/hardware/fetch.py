@@ -1,9 +1,9 @@
 """``qunlearn hw status`` / ``fetch``: reconnect to submitted jobs and tabulate their results.
 
 Each finished (seed, scenario, model, split) group takes its rows of its PUB (a PUB holds each
-distinct sample of a model once, see :mod:`~qiskit_unlearn.hardware.submit`); they become
+distinct sample of a model once, see ``hardware.submit``); they become
 logits (``model.decode`` of the measured expectation values) and then the same metric rows as
-``qunlearn run`` (:func:`evaluate_model`), one row per device, settings, seed, scenario and
+``qunlearn run`` (``evaluate_model``), one row per device, settings, seed, scenario and
 model, with extra columns saying where and how it was measured. The reference models of a row
 (the teacher ``original`` and the oracle ``retrain``) are the hardware-measured ones when they
 were measured on every needed split with the same settings, otherwise their exact simulation
@@ -44,7 +44,19 @@ _SETTINGS = ("device", "local_testing_mode", "shots", "precision", "resilience_l
 # --- status -----------------------------------------------------------------------------------
 
 def job_statuses(store: JobStore, *, network: bool = True) -> list[dict[str, Any]]:
-    """One row per job: id, device, date, status, PUB count, models and error (if any)."""
+    """The status of every submitted job, refreshed first (``qunlearn hw status``).
+
+    Args:
+        store: The run's job store.
+        network: Whether IBM may be asked for current statuses; ``False`` shows the stored
+            ones (local jobs are still checked).
+
+    Returns:
+        One row per job: ``job_id``, ``device``, ``date``, ``status`` (IBM's name, e.g.
+        ``QUEUED``, ``DONE``, ``ERROR``, or ``LOST``), ``kind`` (``finished``, ``pending`` or
+        ``failed``), ``pubs`` (PUB count), ``models`` (``seed<s>/<scenario>/<model>``, comma
+        separated) and ``error`` (``None`` unless it failed).
+    """
     data = store.refresh(network=network)
     rows = []
     for sub, job in store.jobs(data):
@@ -98,6 +110,19 @@ class _Measured:
 
 @dataclass
 class FetchResult:
+    """What :func:`fetch_results` collected and wrote.
+
+    Attributes:
+        rows: The rows written to ``hardware/results.csv``: the simulation's metric columns
+            for each measured model, then the hardware columns (device, settings, job ids,
+            ``reference``: whether the teacher and oracle were measured too or simulated,
+            ``splits`` measured).
+        jobs: How many jobs are ``finished``, ``pending`` and ``failed``.
+        stale_pubs: How many measured groups were skipped because their model's checkpoint
+            changed (or was removed) since they were submitted.
+        path: The written ``results.csv``, or ``None`` when no job has finished yet.
+    """
+
     rows: list[dict[str, Any]]
     jobs: Counter[str]  # finished / pending / failed
     stale_pubs: int  # groups measured on checkpoints that have changed since
@@ -214,7 +239,26 @@ def _rows(run: FinishedRun, settings: tuple[Any, ...], seed: int, scenario: str,
 
 def fetch_results(run: FinishedRun, store: JobStore,
           echo: Callable[[str], None] = print) -> FetchResult:
-    """Refresh statuses, collect finished results and write ``hardware/results.csv``."""
+    """Refresh statuses, collect finished results and write ``hardware/results.csv``.
+
+    Each finished (seed, scenario, model, split) group takes its rows of its PUB and becomes
+    logits; a model measured on every split the metrics need gets the run's full metric row,
+    one measured on only some splits their accuracies. For each (settings, seed, scenario)
+    the newest measurement of a split wins.
+
+    Args:
+        run: The finished run the jobs measured.
+        store: The run's job store.
+        echo: Called with one line (the accuracies) per written row.
+
+    Returns:
+        The rows, job counts, stale groups and the written path.
+
+    Raises:
+        HardwareError: If a split's data differs from what a job measured (the run's config
+            or dataset changed), or a job's record and result do not fit together.
+        qiskit_unlearn.storage.FileError: If a stored result is unreadable.
+    """
     data = store.refresh()
     grouped, jobs, stale = _collect(run, store, data)
     rows: list[dict[str, Any]] = []

@@ -9,7 +9,7 @@ reconnected to by id (another process, another day), and only the jobs never sen
 Each replayed job is checked against the journal by a digest of its PUBs, so a changed
 model, data set or setting can never be answered with another job's results.
 
-:class:`~qiskit_unlearn.qnn.jobs.CostRecorder` counts the same quantities (jobs, PUBs,
+:class:`~qiskit_unlearn.hardware.CostRecorder` counts the same quantities (jobs, PUBs,
 parameter sets, circuit executions) for any estimator: wrapped around the exact
 ``ideal:<device>`` simulation it prices a hardware run before anything is sent.
 """
@@ -106,7 +106,19 @@ def read_journal(path: Path) -> dict[str, Any]:
 
 
 class JobJournal:
-    """``DIR/journal.json`` (the ordered jobs) and ``DIR/results/<index>.json`` (results)."""
+    """``DIR/journal.json`` (the ordered jobs) and ``DIR/results/<index>.json`` (results).
+
+    Every change is written atomically at once, so the journal survives a killed process.
+
+    Args:
+        root: The journal's folder (``DIR``).
+        header: What the journal is of (device, method, settings, seed, scenario, key), written
+            into a new ``journal.json``; ignored when the journal already exists.
+
+    Raises:
+        HardwareError: If an existing ``journal.json`` is not a journal of this format.
+        qiskit_unlearn.storage.FileError: If it is unreadable.
+    """
 
     def __init__(self, root: Path, header: dict[str, Any]) -> None:
         self.root = Path(root)
@@ -122,12 +134,31 @@ class JobJournal:
 
     @property
     def jobs(self) -> list[dict[str, Any]]:
+        """The journal's job entries in the order they were sent (the live list)."""
         return self.data["jobs"]
 
     def entry(self, index: int) -> dict[str, Any] | None:
+        """The entry of the ``index``-th job.
+
+        Args:
+            index: The job's position in the method's sequence of jobs (from 0).
+
+        Returns:
+            The entry (``job_id``, ``digest``, ``status``, ``error``, ``date`` and the job's
+            cost counts), or ``None`` if that job was never sent.
+        """
         return self.jobs[index] if index < len(self.jobs) else None
 
     def put(self, index: int, entry: dict[str, Any]) -> None:
+        """Write the entry of the ``index``-th job (replacing one, or appending the next).
+
+        Args:
+            index: The job's position; at most one past the last entry.
+            entry: The job's entry.
+
+        Raises:
+            HardwareError: If ``index`` would leave a gap.
+        """
         if index < len(self.jobs):
             self.jobs[index] = entry
         elif index == len(self.jobs):
@@ -137,18 +168,50 @@ class JobJournal:
         self._write()
 
     def update(self, index: int, **fields: Any) -> None:
+        """Change fields of the ``index``-th job's entry and save.
+
+        Args:
+            index: The job's position.
+            **fields: The fields to set (e.g. ``status``, ``error``, ``seconds``).
+        """
         self.jobs[index].update(fields)
         self._write()
 
     def result_path(self, index: int) -> Path:
+        """Where the ``index``-th job's result is stored.
+
+        Args:
+            index: The job's position.
+
+        Returns:
+            ``DIR/results/<index, 5 digits>.json``.
+        """
         return self.root / "results" / f"{index:05d}.json"
 
     def save_result(self, index: int, result: Any) -> None:
+        """Store a job's ``PrimitiveResult`` (IBM Runtime's JSON encoding, atomically).
+
+        Args:
+            index: The job's position.
+            result: The job's result.
+        """
         from qiskit_ibm_runtime import RuntimeEncoder
 
         write_atomic(self.result_path(index), json.dumps(result, cls=RuntimeEncoder))
 
     def load_result(self, index: int) -> Any:
+        """A finished job's stored result.
+
+        Args:
+            index: The job's position.
+
+        Returns:
+            The job's ``PrimitiveResult``.
+
+        Raises:
+            HardwareError: If the result file is missing.
+            qiskit_unlearn.storage.FileError: If it is unreadable or not an Estimator result.
+        """
         path = self.result_path(index)
         again = f"delete {self.root} to run this unlearning again from scratch"
         if not path.is_file():
@@ -161,6 +224,11 @@ class JobJournal:
         return read_result(path, fix=fix)
 
     def cost(self) -> JobCost:
+        """What the journal's jobs asked of the device.
+
+        Returns:
+            The summed :class:`JobCost` of every journaled job (sent in any run).
+        """
         total = JobCost()
         for entry in self.jobs:
             total.add(JobCost(**{k: entry[k] for k in asdict(JobCost())}))
@@ -168,11 +236,25 @@ class JobJournal:
 
 
 class JournaledEstimator(BaseEstimatorV2):
-    """Sends jobs to ``estimator`` in order, journaled; see the module docstring.
+    """An Estimator that sends jobs to ``estimator`` in order, journaled.
 
-    ``reconnect(job_id)`` returns a handle of a job sent by an earlier process (IBM jobs;
-    local-testing-mode jobs die with their process and are sent again). ``budget`` is shared
-    by every journal of one command: ``{"left": N}`` new jobs at most, ``None`` no limit.
+    The ``i``-th call of :meth:`run` is the journal's ``i``-th job. A job the journal has
+    finished is answered from disk; a pending one is reconnected to by id; only jobs never
+    sent are sent. Every replayed job must ask exactly what the journal recorded (a digest of
+    its PUBs), so a changed model, data set or setting cannot be answered with another job's
+    results.
+
+    Args:
+        journal: The journal of this unlearning task.
+        estimator: The device's Estimator that sends new jobs.
+        reconnect: Returns a handle of a job sent by an earlier process, given its id (IBM
+            jobs); ``None`` when jobs cannot be reconnected to (local-testing-mode jobs die
+            with their process and are sent again).
+        budget: Shared by every journal of one command: ``{"left": N}`` allows ``N`` more new
+            jobs (decremented as jobs are sent); ``None`` sets no limit.
+        echo: Called with one line of progress per job.
+        expected_jobs: The number of jobs the rehearsal counted, shown as ``job i/N``;
+            ``None`` shows ``job i``.
     """
 
     def __init__(self, journal: JobJournal, estimator: BaseEstimatorV2, *,
@@ -189,6 +271,21 @@ class JournaledEstimator(BaseEstimatorV2):
         return f"job {index + 1}" + (f"/{self.expected}" if self.expected else "")
 
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> Any:
+        """Answer the next job from the journal, or send it and wait for it.
+
+        Args:
+            pubs: The job's Estimator PUBs.
+            precision: The default precision for PUBs without their own.
+
+        Returns:
+            A finished job handle (``result()``, ``job_id()``, ``status()``, ``done()``).
+
+        Raises:
+            HardwareError: If the journal's job at this position asked for other circuits,
+                observables or values, or the job failed (it is recorded as ``ERROR`` and sent
+                again by the next run).
+            JobBudgetReached: If a new job must be sent but the budget is used up.
+        """
         coerced = coerce_pubs(pubs, precision)
         index, self.position = self.position, self.position + 1
         digest = pubs_digest(coerced, self._digests)

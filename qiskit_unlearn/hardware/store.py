@@ -10,7 +10,7 @@ written atomically, and a damaged file is an error that names it and says what t
 
 ``jobs.json`` (``{"format": 2, "submissions": [...]}``): each submission records the device,
 date, shots / precision, resilience and transpiler settings, the ISA layout of each circuit and
-its jobs. A job measures one distinct model (:mod:`~qiskit_unlearn.hardware.submit`): ``pubs``
+its jobs. A job measures one distinct model (``hardware.submit``): ``pubs``
 lists its PUBs (``index``, ``circuit``, ``model_sha256``, ``num_rows``) and ``groups`` every
 (seed, scenario, model, split) it measures: the ``pub`` and the ``rows`` of that PUB holding
 the split's samples in order, with the checkpoint's and the data's digests. Format-1 files
@@ -58,7 +58,17 @@ def _process_alive(pid: int) -> bool:
 
 
 class JobStore:
-    """Jobs of one run directory; ``channel``/``instance`` only pick the saved IBM account."""
+    """The submitted jobs of one run directory: ``RUN_DIR/hardware/jobs.json`` and results.
+
+    Every change re-reads the file and rewrites it atomically, so commands in other processes
+    (``status``, ``fetch``) see a consistent record.
+
+    Args:
+        run_dir: The run directory; the store lives in its ``hardware/`` folder.
+        channel: Picks the saved IBM account's channel (no credentials are read here or
+            written anywhere); ``None`` uses the default account.
+        instance: Picks the saved account's instance; ``None`` uses the account's default.
+    """
 
     def __init__(self, run_dir: Path, *, channel: str | None = None,
                  instance: str | None = None) -> None:
@@ -70,7 +80,16 @@ class JobStore:
     # --- jobs.json ----------------------------------------------------------------------------
 
     def load(self) -> dict[str, Any]:
-        """The job record in the current format; a damaged file is a :class:`FileError`."""
+        """Read ``jobs.json`` in the current format (format-1 files are upgraded in memory).
+
+        Returns:
+            ``{"format": 2, "submissions": [...]}``; an empty record if the file does not
+            exist yet.
+
+        Raises:
+            qiskit_unlearn.storage.FileError: If the file is unreadable or not a job record.
+            HardwareError: If it was written in a newer format.
+        """
         if not self.path.is_file():
             return {"format": FORMAT, "submissions": []}
         data = read_json(self.path, fix=_FIX)
@@ -88,30 +107,76 @@ class JobStore:
 
     def update(self, mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Re-read, change and atomically rewrite ``jobs.json`` (another process may have
-        written since this one last read it)."""
+        written since this one last read it).
+
+        Args:
+            mutate: Changes the freshly read record in place.
+
+        Returns:
+            The record as written.
+        """
         data = self.load()
         mutate(data)
         write_atomic(self.path, json.dumps(data, indent=1))
         return data
 
     def jobs(self, data: dict[str, Any] | None = None) -> Iterator[tuple[Submission, Job]]:
+        """Every job with its submission.
+
+        Args:
+            data: A record already read (:meth:`load`); ``None`` reads ``jobs.json``.
+
+        Yields:
+            ``(submission, job)`` pairs of dictionaries, in submission order.
+        """
         for sub in (data or self.load())["submissions"]:
             for job in sub["jobs"]:
                 yield sub, job
 
     def add_submission(self, submission: Submission) -> None:
+        """Record a new submission (with no jobs yet) before any job is sent.
+
+        Args:
+            submission: Its record: ``id``, device, date, settings, ``settings_key``, ISA
+                circuit layouts, versions (any ``jobs`` key is replaced by an empty list).
+        """
         self.update(lambda data: data["submissions"].append({**submission, "jobs": []}))
 
     def add_job(self, submission_id: str, job: Job) -> None:
+        """Record a sent job under its submission (as soon as IBM returns its id).
+
+        Args:
+            submission_id: The submission's ``id``.
+            job: The job's record: ``job_id``, ``status``, ``error``, ``pubs``, ``groups``.
+
+        Raises:
+            HardwareError: If no submission has that id.
+        """
         def add(data: dict[str, Any]) -> None:
             self._submission(data, submission_id)["jobs"].append(job)
 
         self.update(add)
 
     def set_fields(self, submission_id: str, **fields: Any) -> None:
+        """Set fields of a submission's record.
+
+        Args:
+            submission_id: The submission's ``id``.
+            **fields: The fields to set (e.g. ``batch_id``).
+
+        Raises:
+            HardwareError: If no submission has that id.
+        """
         self.update(lambda data: self._submission(data, submission_id).update(fields))
 
     def set_status(self, job_id: str, status: str, error: str | None = None) -> None:
+        """Set a job's status and error message.
+
+        Args:
+            job_id: The job's id.
+            status: The new status (``DONE``, ``ERROR``, ``LOST``, ...).
+            error: The error message, or ``None`` to clear it.
+        """
         def change(data: dict[str, Any]) -> None:
             for _, job in self.jobs(data):
                 if job["job_id"] == job_id:
@@ -130,12 +195,19 @@ class JobStore:
     # --- statuses -----------------------------------------------------------------------------
 
     def refresh(self, *, network: bool = True, device: str | None = None) -> dict[str, Any]:
-        """Current statuses of unfinished jobs (of ``device``, or all), stored back;
-        ``network=False`` asks IBM nothing.
+        """Bring the statuses of unfinished jobs up to date and store them back.
 
         Local jobs are ``LOST`` once the process that submitted them has ended without storing
         a result, or once their stored result was deleted (they cannot be downloaded again);
         IBM jobs are asked for their status (and error message when they failed).
+
+        Args:
+            network: Whether IBM may be asked; ``False`` (dry runs) leaves IBM jobs at their
+                last stored status.
+            device: Only refresh the jobs of this device; ``None`` refreshes all.
+
+        Returns:
+            The record after the update.
         """
         changes: dict[str, tuple[str, str | None]] = {}
         for sub, job in self.jobs():
@@ -169,15 +241,37 @@ class JobStore:
     # --- results ------------------------------------------------------------------------------
 
     def result_path(self, job_id: str) -> Path:
+        """Where a job's result is stored.
+
+        Args:
+            job_id: The job's id.
+
+        Returns:
+            ``RUN_DIR/hardware/results/<job_id>.json``.
+        """
         return self.root / "results" / f"{job_id}.json"
 
     def save_result(self, job_id: str, result: Any) -> None:
+        """Store a job's ``PrimitiveResult`` (IBM Runtime's JSON encoding, atomically).
+
+        Args:
+            job_id: The job's id.
+            result: The job's result.
+        """
         from qiskit_ibm_runtime import RuntimeEncoder
 
         write_atomic(self.result_path(job_id), json.dumps(result, cls=RuntimeEncoder))
 
     def finish_local(self, job_id: str, handle: Any) -> str:
-        """Wait for a local-testing-mode job, store its result and status; returns the status."""
+        """Wait for a local-testing-mode job, store its result and status.
+
+        Args:
+            job_id: The job's id.
+            handle: The job handle returned by the Estimator.
+
+        Returns:
+            ``"DONE"``, or ``"ERROR"`` if the job failed (its error is recorded).
+        """
         try:
             result = handle.result()
         except Exception as exc:  # the job's own error, reported like an IBM job's
@@ -188,7 +282,19 @@ class JobStore:
         return "DONE"
 
     def result(self, submission: Submission, job: Job) -> Any:
-        """The ``PrimitiveResult`` of a finished job: stored, or downloaded once and stored."""
+        """The ``PrimitiveResult`` of a finished job: stored, or downloaded once and stored.
+
+        Args:
+            submission: The job's submission record.
+            job: The job's record.
+
+        Returns:
+            The job's ``PrimitiveResult``.
+
+        Raises:
+            HardwareError: If a local job's result was never stored.
+            qiskit_unlearn.storage.FileError: If the stored result is unreadable.
+        """
         path = self.result_path(job["job_id"])
         if path.is_file():
             fix = ("delete it and run 'qunlearn hw fetch' again to download it again"
@@ -210,10 +316,22 @@ class JobStore:
                 if v is not None}
 
     def remote_job(self, job_id: str) -> Any:
+        """Reconnect to an IBM job by id.
+
+        Args:
+            job_id: The job's id.
+
+        Returns:
+            The ``RuntimeJobV2`` handle from the saved account's service.
+        """
         return self.service().job(job_id)
 
     def service(self) -> Any:
-        """The ``QiskitRuntimeService`` of the saved account (opened once, on first use)."""
+        """The ``QiskitRuntimeService`` of the saved account (opened once, on first use).
+
+        Returns:
+            The service.
+        """
         if self._service is None:
             from qiskit_unlearn.backends.ibm import runtime_service
 

@@ -56,7 +56,28 @@ _RANK = {"failed": 0, "pending": 1, "finished": 2}
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceRequest:
-    """Which seeds and scenarios of a run go to which device, and how (``None``: all)."""
+    """Which seeds and scenarios of a run go to which device, and how.
+
+    Settings are validated when a plan is made (IBM Runtime's rules, see
+    ``backends.ibm``), before anything touches the network.
+
+    Attributes:
+        device: An IBM device name (``ibm_brisbane``) or a fake device (``fake_manila`` or
+            ``fake:manila``, run offline in IBM Runtime local testing mode).
+        seeds: The run seeds to use; ``None`` uses all.
+        scenarios: The scenario names to use; ``None`` uses all.
+        shots: Shots per circuit execution (sets the Estimator precision to
+            ``1/sqrt(shots)``); give ``shots`` or ``precision``, not both.
+        precision: The Estimator's target precision; ``None`` with ``shots`` also ``None``
+            uses the backend default.
+        resilience_level: IBM Runtime's error-mitigation level, 0 to 2; ``None`` uses 1
+            (TREX readout mitigation). Ignored on fake devices.
+        optimization_level: Transpiler optimization level, 0 to 3.
+        mode: How jobs are grouped on IBM: ``job``, ``batch`` (the default: scheduled
+            together, each job failing or resubmitted on its own) or ``session``.
+        seed: Seeds the transpiler and the Estimator's simulator or sampling; ``None`` for
+            none (a fake device refuses 0).
+    """
 
     device: str
     seeds: Sequence[int] | None = None
@@ -71,7 +92,19 @@ class DeviceRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class SubmitRequest(DeviceRequest):
-    """Which models and splits to measure; ``None`` means all."""
+    """A :class:`DeviceRequest` for ``qunlearn hw submit``: which models and splits to measure.
+
+    Takes every field of :class:`DeviceRequest` (device, seeds, scenarios, shots or precision,
+    resilience and optimization levels, mode, seed) and these:
+
+    Attributes:
+        models: Model names (``original``, ``retrain``, method names); ``None`` means every
+            model the run has.
+        splits: Evaluation splits from :data:`SPLITS`; ``None`` means all (``nonmember``
+            only when the run measured membership inference).
+        resubmit_failed: Whether groups whose earlier job failed with the same settings are
+            sent again (otherwise they are skipped).
+    """
 
     models: Sequence[str] | None = None
     splits: Sequence[str] | None = None
@@ -131,7 +164,22 @@ class Pub:
 
 @dataclass
 class Plan:
-    """What a submission would send (one job per distinct model), what it skips, its cost."""
+    """What a submission would send (one job per distinct model), what it skips, its cost.
+
+    Made by :func:`plan_submission`, shown by :func:`describe`, sent by :func:`execute`.
+
+    Attributes:
+        device: The device's name (fake devices by their backend name, e.g. ``fake_manila``).
+        local: Whether it is a fake device in IBM Runtime local testing mode.
+        settings: ``shots``, ``precision``, ``resilience_level`` (``None`` when local) and
+            ``optimization_level``, as recorded with the jobs.
+        runtime: The validated IBM Runtime settings (Estimator options, mode, seed).
+        jobs: The PUBs of each job to send, one job per distinct model.
+        bases: Measurement bases (circuits run per parameter set) of each circuit, by the
+            circuit's fingerprint.
+        skipped: How many (model, split) groups were not planned because a ``finished``,
+            ``pending`` or ``failed`` job with these settings already exists.
+    """
 
     device: str
     local: bool
@@ -143,9 +191,18 @@ class Plan:
 
     @property
     def pubs(self) -> list[Pub]:
+        """Every PUB of the plan, job by job."""
         return [pub for job in self.jobs for pub in job]
 
     def cost(self) -> dict[str, int]:
+        """What the plan asks of the device.
+
+        Returns:
+            Counts of distinct ``circuits``, ``jobs``, ``pubs``, (model, split) ``groups``,
+            ``parameter_sets`` sent, ``parameter_sets_saved`` by sending each distinct sample
+            of a model once, ``expectation_values``, ``circuit_executions`` (parameter sets
+            times measurement bases) and ``shots`` (executions times shots per execution).
+        """
         pubs = self.pubs
         sets = sum(p.num_rows for p in pubs)
         asked = sum(g.num_samples for p in pubs for g in p.groups)
@@ -210,8 +267,25 @@ def plan_submission(run: FinishedRun, store: JobStore, request: SubmitRequest, *
     """Everything to send, after skipping groups already finished, pending or failed.
 
     Targets whose models compute the same thing (a teacher that scenarios share) are one
-    distinct model: one job, one PUB per circuit, each distinct sample once. ``network=False``
-    (dry runs) judges IBM jobs by their last stored status.
+    distinct model: one job, one PUB per circuit, each distinct sample once. Empty splits are
+    left out.
+
+    Args:
+        run: The finished run whose models are measured.
+        store: The run's job store (to skip what was already sent with these settings).
+        request: What to measure, where and how.
+        network: Whether IBM may be contacted: the saved account is opened (so a missing one
+            fails before any cost is shown) and job statuses refreshed. ``False`` (dry runs)
+            judges IBM jobs by their last stored status.
+
+    Returns:
+        The :class:`Plan`.
+
+    Raises:
+        HardwareError: If the device name is empty, the mode or a split is unknown, or the
+            selection of models, seeds or scenarios does not fit the run.
+        qiskit_unlearn.errors.BackendError: If the shots, precision, seed or levels break IBM
+            Runtime's rules, or the IBM account cannot be opened.
     """
     device, local = parse_device(request.device)
     settings, runtime = runtime_options(request, device, local)
@@ -260,7 +334,15 @@ def plan_submission(run: FinishedRun, store: JobStore, request: SubmitRequest, *
 
 
 def describe(plan: Plan) -> list[str]:
-    """The lines printed before anything is sent (and all a dry run prints)."""
+    """The lines printed before anything is sent (and all a dry run prints).
+
+    Args:
+        plan: A submission plan.
+
+    Returns:
+        Human-readable lines: the device and where it runs, the settings, the jobs, PUBs,
+        parameter sets and shots to send, what de-duplication saves, and what was skipped.
+    """
     s, c = plan.settings, plan.cost()
     where = ("IBM Runtime local testing mode: Aer with the device's noise model, no network, "
              "no cost" if plan.local else "IBM Quantum hardware: billed by QPU time")
@@ -324,7 +406,24 @@ def execute(plan: Plan, run: FinishedRun, store: JobStore,
             echo: Callable[[str], None] = print) -> list[str]:
     """Transpile each distinct circuit once, send one job per distinct model and record every
     job id in ``jobs.json`` as soon as IBM returns it; local jobs are then waited for and
-    stored."""
+    stored.
+
+    The submission is recorded (device, settings, ISA layouts, versions) before the first job
+    is sent, so a failure part-way leaves every sent job on record and the same call later
+    sends only the rest.
+
+    Args:
+        plan: The plan to send (:func:`plan_submission`).
+        run: The run the plan was made for.
+        store: The run's job store.
+        echo: Called with one line per sent job (and per finished local job).
+
+    Returns:
+        The ids of the jobs sent, in order.
+
+    Raises:
+        HardwareError: If IBM Runtime refuses a job (the jobs already sent stay recorded).
+    """
     from qiskit_unlearn.run.outputs import package_versions
 
     backend = device_backend(plan, store)

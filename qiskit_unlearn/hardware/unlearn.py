@@ -3,13 +3,13 @@
 The teacher of a simulated run is copied onto the device (its classical layers stay local) and
 one registered unlearning method runs on it unchanged: every forward pass is one job, and a
 training step's gradient (batched parameter shift) rides in the same job as its forward pass
-(:class:`~qiskit_unlearn.batched_qnn.BatchedEstimatorQNN`).
+(``BatchedEstimatorQNN``).
 
 Before anything is sent, the same method is *rehearsed* on ``ideal:<device>`` (the device's
 ISA circuits, simulated exactly and without noise): that run sends the same jobs with the same
 PUBs and parameter sets, so its count is the cost of the real run (for methods whose number of
 steps depends on the results, an estimate), and its result is what the method would reach
-without noise. Jobs go through a :class:`~qiskit_unlearn.hardware.journal.JobJournal` (ids on
+without noise. Jobs go through a :class:`~qiskit_unlearn.hardware.JobJournal` (ids on
 disk before waiting; a killed or budget-capped run continues where it stopped). The unlearned
 model is stored like the run's own (``unlearned/<scenario>__seed<s>__<name>.pt``, so ``hw
 submit --models <name>`` can measure it on the device), evaluated exactly against the run's
@@ -68,7 +68,18 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+@-]*")
 
 @dataclass(frozen=True, kw_only=True)
 class UnlearnRequest(DeviceRequest):
-    """Which method to run (with ``params`` over the run's own), and the model's name."""
+    """A :class:`DeviceRequest` for ``qunlearn hw unlearn``: which method to run, and the name
+    of the model it makes.
+
+    Takes every field of :class:`DeviceRequest` (device, seeds, scenarios, shots or precision,
+    resilience and optimization levels, mode, seed) and these:
+
+    Attributes:
+        method: A registered unlearning method (see ``qunlearn methods``).
+        params: Hyperparameters laid over the ones the run gave the method.
+        name: The unlearned model's name in the run (letters, digits, ``_ . + @ -``, no
+            ``__``, not a model of the simulated run); ``None`` uses ``<method>@<device>``.
+    """
 
     method: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -95,6 +106,21 @@ class UnlearnTask:
 
 @dataclass
 class UnlearnPlan:
+    """What ``qunlearn hw unlearn`` will run, rehearsed (made by :func:`plan_unlearning`).
+
+    Attributes:
+        device: The device's name.
+        local: Whether it is a fake device in IBM Runtime local testing mode.
+        method: The unlearning method.
+        name: The unlearned model's name.
+        params: The method's resolved hyperparameters.
+        settings: ``shots``, ``precision``, ``resilience_level`` and ``optimization_level``.
+        runtime: The validated IBM Runtime settings (Estimator options, mode, seed).
+        tasks: One task per (seed, scenario): its journal folder, its model file, whether it
+            is already done, and its rehearsal's cost and noiseless accuracies.
+        rehearsal_seconds: Wall time of the rehearsals.
+    """
+
     device: str
     local: bool
     method: str
@@ -106,6 +132,12 @@ class UnlearnPlan:
     rehearsal_seconds: float = 0.0
 
     def cost(self) -> JobCost:
+        """What the unfinished tasks ask of the device, as counted by their rehearsals.
+
+        Returns:
+            The summed :class:`JobCost` (an estimate for methods whose number of steps
+            depends on the results).
+        """
         total = JobCost()
         for task in self.tasks:
             if not task.done:
@@ -163,7 +195,28 @@ def _ideal_options(plan_settings: dict[str, Any], runtime: Any,
 
 def plan_unlearning(run: FinishedRun, store: JobStore, request: UnlearnRequest,
                     echo: Callable[[str], None] = print) -> UnlearnPlan:
-    """Validate the request, find the tasks and rehearse the unfinished ones (exactly)."""
+    """Validate the request, find the tasks and rehearse the unfinished ones (exactly).
+
+    One task per (seed, scenario) of the selection. A task whose model file already holds
+    this exact unlearning (same teacher, method, parameters, device and settings) is done.
+    Every other task is rehearsed on ``ideal:<device>``: the same jobs, PUBs and parameter
+    sets, simulated exactly and without noise, which gives its cost and what it would reach
+    without noise.
+
+    Args:
+        run: The finished run whose teachers are unlearned.
+        store: The run's job store (its folder holds the journals).
+        request: The method, its parameters, the model's name, the device and settings.
+        echo: Called with one line per rehearsal.
+
+    Returns:
+        The :class:`UnlearnPlan`.
+
+    Raises:
+        HardwareError: If the method is unknown, the name is invalid or taken, or the
+            selection does not fit the run.
+        qiskit_unlearn.errors.BackendError: If the settings break IBM Runtime's rules.
+    """
     from qiskit_unlearn.unlearn import METHODS, clone_model, resolve_params, unlearn
 
     if request.method not in METHODS:
@@ -206,7 +259,16 @@ def plan_unlearning(run: FinishedRun, store: JobStore, request: UnlearnRequest,
 
 
 def describe_unlearning(plan: UnlearnPlan) -> list[str]:
-    """What is printed before anything is sent (and all a dry run prints)."""
+    """What is printed before anything is sent (and all a dry run prints).
+
+    Args:
+        plan: An unlearning plan.
+
+    Returns:
+        Human-readable lines: the device, settings, method and parameters, and per task its
+        jobs, parameter sets, circuit executions, shots and noiseless rehearsal accuracies,
+        then the total.
+    """
     s = plan.settings
     shots = s["shots"]
     where = ("IBM Runtime local testing mode: Aer with the device's noise model, no network, "
@@ -349,10 +411,28 @@ def _execute_task(plan: UnlearnPlan, run: FinishedRun, store: JobStore, task: Un
 def execute_unlearning(plan: UnlearnPlan, run: FinishedRun, store: JobStore, *,
                        max_jobs: int | None = None,
                        echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Run every unfinished task on the device; returns the new rows of the results table.
+    """Run every unfinished task on the device, journaled.
 
-    Raises :class:`~qiskit_unlearn.hardware.journal.JobBudgetReached` after ``max_jobs`` new
-    jobs (the journal keeps them: the same call later continues from there).
+    Each task's model is stored in the run (``unlearned/<scenario>__seed<s>__<name>.pt``),
+    evaluated exactly against the run's teacher and oracle, and its row added to
+    ``RUN_DIR/hardware/unlearn-results.csv``.
+
+    Args:
+        plan: The plan (:func:`plan_unlearning`).
+        run: The run the plan was made for.
+        store: The run's job store.
+        max_jobs: At most this many new jobs are sent by this call (replayed jobs are free);
+            ``None`` sets no limit.
+        echo: Called with progress lines (one per job, one per finished task).
+
+    Returns:
+        The new rows of the results table, one per task run now.
+
+    Raises:
+        JobBudgetReached: After ``max_jobs`` new jobs; the journal keeps them, so the same
+            call later continues from there.
+        HardwareError: If a job fails or a journaled job no longer matches what the method
+            asks (the model, data or settings changed).
     """
     todo = [task for task in plan.tasks if not task.done]
     if not todo:

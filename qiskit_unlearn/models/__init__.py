@@ -1,5 +1,5 @@
 """Models: torch ``nn.Module`` classifiers whose quantum parts are ``EstimatorQNN``s in
-``TorchConnector`` (built by :func:`qiskit_unlearn.make_qnn` for the chosen backend).
+``TorchConnector`` (built by :func:`qiskit_unlearn.qnn.make_qnn` for the chosen backend).
 
 * ``hybrid-pca`` (:class:`HybridPCA`): PCA angles → HQML circuit → MLP head;
 * ``hybrid-cnn`` (:class:`HybridCNN`): CNN → Linear → π·tanh angles → HQML circuit → MLP head;
@@ -21,6 +21,8 @@ from qiskit_unlearn.models.hybrid import HybridCNN, HybridPCA
 from qiskit_unlearn.models.vqc import AmplitudeVQC
 from qiskit_unlearn.registry import Registry
 
+#: The model kinds by registry name (``hybrid-pca``, ``hybrid-cnn``, ``vqc-amplitude``, ``mlp``);
+#: :func:`build_model` looks a kind up here, and an unknown name raises :class:`ModelError`.
 MODELS: Registry[type[UnlearnableModel]] = Registry("model kind", ModelError)
 for _cls in (HybridPCA, HybridCNN, AmplitudeVQC, MLP):
     MODELS.add(_cls.kind, _cls)
@@ -31,6 +33,19 @@ def build_model(kind: str, **kwargs: Any) -> UnlearnableModel:
 
     ``build_model(model.spec["kind"], **model.spec["kwargs"])`` rebuilds the same architecture
     with the same (seeded) initial parameters.
+
+    Args:
+        kind: a registry name of :data:`MODELS` (``hybrid-pca``, ``hybrid-cnn``,
+            ``vqc-amplitude`` or ``mlp``).
+        **kwargs: the constructor arguments of that model class; every argument without a
+            default must be given.
+
+    Returns:
+        The new model, with parameters initialised from its ``seed`` argument.
+
+    Raises:
+        ModelError: if ``kind`` is unknown, an argument is not one the class takes, a required
+            one is missing, or the class itself refuses a value.
     """
     cls = MODELS.lookup(kind)
     params = inspect.signature(cls.__init__).parameters

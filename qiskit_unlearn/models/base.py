@@ -87,6 +87,7 @@ class CircuitCounter:
 
     @property
     def total(self) -> int:
+        """Forward plus backward evaluations."""
         return self.forward + self.backward
 
     def __enter__(self) -> CircuitCounter:
@@ -98,6 +99,12 @@ class CircuitCounter:
 
     @classmethod
     def add(cls, forward: int = 0, backward: int = 0) -> None:
+        """Add evaluations to every active counter (a no-op when none is active).
+
+        Args:
+            forward: expectation values evaluated by a forward pass.
+            backward: expectation values a backward pass costs.
+        """
         for counter in cls._active:
             counter.forward += forward
             counter.backward += backward
@@ -110,6 +117,19 @@ class QuantumLayer(nn.Module):
     Weights start (and re-initialise) uniform in [-π, π] from torch's global generator, so a
     model built under ``torch.manual_seed`` is reproducible. The output is float32 (what
     ``TorchConnector`` returns) and inputs are cast to float32 on the way in.
+
+    Args:
+        ansatz: the circuit with its input and weight parameters (e.g. from
+            :func:`qiskit_unlearn.ansatz.hqml_ansatz`).
+        observables: one operator per output; the layer returns their expectation values.
+        backend: what :func:`qiskit_unlearn.qnn.make_qnn` accepts as ``backend``: a name
+            (``"statevector"``, ``"aer"``, ``"fake:<device>"``, ...), a mapping or a
+            :class:`~qiskit_unlearn.backends.BackendConfig`.
+        backend_options: keyword options of the backend (e.g. ``{"shots": 1024}``), passed to
+            :func:`~qiskit_unlearn.qnn.make_qnn`; ``None`` means none.
+        input_gradients: compute gradients with respect to the inputs too; needed whenever a
+            trainable layer (or an input perturbation) sits before the quantum layer, and
+            skipping them makes parameter-shift backward passes cheaper.
     """
 
     def __init__(self, ansatz: Ansatz, observables: Sequence[SparsePauliOp], *,
@@ -129,13 +149,16 @@ class QuantumLayer(nn.Module):
 
     @property
     def num_inputs(self) -> int:
+        """Input values per sample (the circuit's input parameters)."""
         return int(self.qnn.num_inputs)
 
     @property
     def num_outputs(self) -> int:
+        """Expectation values per sample (one per observable)."""
         return int(np.prod(self.qnn.output_shape))
 
     def reset_parameters(self) -> None:
+        """Draw the circuit weights anew, uniform in [-π, π], from torch's global generator."""
         with torch.no_grad():
             self.connector.weight.uniform_(-math.pi, math.pi)
 
@@ -146,6 +169,14 @@ class QuantumLayer(nn.Module):
         return self.num_outputs * 2 * shifted
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluate the circuit on a batch, counting the cost in any active :class:`CircuitCounter`.
+
+        Args:
+            x: circuit input values of shape (batch, num_inputs); cast to float32.
+
+        Returns:
+            The expectation values, shape (batch, num_outputs), float32.
+        """
         if hasattr(self.qnn, "expect_backward"):  # BatchedEstimatorQNN: gradient in this job
             self.qnn.expect_backward = torch.is_grad_enabled() and (
                 self.connector.weight.requires_grad or x.requires_grad)
@@ -159,6 +190,11 @@ class QuantumLayer(nn.Module):
         return out
 
     def extra_repr(self) -> str:
+        """The ansatz name and backend, shown in the module's ``repr``.
+
+        Returns:
+            A string such as ``ansatz=hqml-4q-2l-ring-cz, backend='statevector'``.
+        """
         return f"ansatz={self.ansatz_name}, backend={self.backend!r}"
 
 
@@ -183,11 +219,18 @@ class UnlearnableModel(nn.Module):
     Subclasses set :attr:`kind` (their registry name), call ``super().__init__(locals())`` first
     (recorded as ``spec``), build their layers and set ``self.group_names`` (submodule paths,
     input → output).
+
+    Args:
+        arguments: the subclass constructor's ``locals()``; everything but ``self`` and
+            ``__class__`` is recorded in ``spec["kwargs"]`` (tuples as lists, mappings as
+            dicts), so :func:`~qiskit_unlearn.models.build_model` can rebuild the model.
     """
 
+    #: The registry name of the model kind (e.g. ``"hybrid-pca"``), recorded in ``spec``.
     kind: ClassVar[str] = ""
-    #: No quantum layer: nothing to run on a backend (no ``backend`` arguments, no circuit to
-    #: send to a device, no noise to study). Callers ask the registry, never the kind's name.
+    #: True for a model without a quantum layer, so nothing runs on a backend (no ``backend``
+    #: arguments, no circuit to send to a device, no noise to study). Callers ask the registry,
+    #: never the kind's name.
     classical: ClassVar[bool] = False
 
     def __init__(self, arguments: Mapping[str, Any]) -> None:
@@ -201,23 +244,56 @@ class UnlearnableModel(nn.Module):
     # parts applied around it. Classical models override ``forward`` instead.
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The classical part before the quantum layer: the circuit's input values."""
+        """The classical part before the quantum layer: the circuit's input values.
+
+        Args:
+            x: a batch of model inputs, shape (batch, ...).
+
+        Returns:
+            The circuit's input values, shape (batch, number of circuit inputs).
+
+        Raises:
+            NotImplementedError: for models without a quantum layer.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no quantum layer")
 
     def decode(self, expectations: torch.Tensor) -> torch.Tensor:
-        """The classical part after the quantum layer: expectation values → logits."""
+        """The classical part after the quantum layer: expectation values → logits.
+
+        Args:
+            expectations: the quantum layer's output, shape (batch, number of observables).
+
+        Returns:
+            Logits of shape (batch, num_classes).
+
+        Raises:
+            NotImplementedError: for models without a quantum layer.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no quantum layer")
 
     @property
     def quantum_layer(self) -> QuantumLayer | None:
+        """The model's :class:`QuantumLayer` (submodule ``quantum``), or ``None`` if it has none."""
         layer = getattr(self, "quantum", None)
         return layer if isinstance(layer, QuantumLayer) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch: ``decode(quantum(encode(x)))``.
+
+        Args:
+            x: a batch of model inputs, shape (batch, ...).
+
+        Returns:
+            Logits of shape (batch, num_classes).
+        """
         return self.decode(self.quantum(self.encode(x)))
 
     def layer_groups(self) -> list[tuple[str, nn.Module]]:
-        """``(name, module)`` per group, ordered from input to output."""
+        """The layer groups, ordered from input to output.
+
+        Returns:
+            One ``(name, module)`` pair per group; ``name`` is the submodule path.
+        """
         return [(name, self.get_submodule(name)) for name in self.group_names]
 
     def _group_index(self, group: str | int) -> int:
@@ -235,8 +311,18 @@ class UnlearnableModel(nn.Module):
     def reset_group(self, group: str | int, seed: int | torch.Generator | None = None) -> str:
         """Re-initialise one group's parameters (torch defaults; quantum weights in [-π, π]).
 
-        ``seed`` (an int or a generator to draw one from) makes the draw reproducible without
-        touching torch's global random state; returns the group's name.
+        Args:
+            group: the group's name or its index in ``group_names`` (negative indices count
+                from the output end).
+            seed: an int, or a generator to draw one from, makes the draw reproducible without
+                touching torch's global random state; ``None`` draws the seed from torch's
+                global generator.
+
+        Returns:
+            The group's name.
+
+        Raises:
+            ModelError: if ``group`` names no group or its index is out of range.
         """
         name = self.group_names[self._group_index(group)]
         if isinstance(seed, torch.Generator):
@@ -250,7 +336,18 @@ class UnlearnableModel(nn.Module):
         return name
 
     def freeze_all_but_last(self, k: int) -> list[str]:
-        """Make only the last ``k`` groups trainable (0: freeze everything); returns their names."""
+        """Make only the last ``k`` groups trainable and freeze the others.
+
+        Args:
+            k: how many groups, counted from the output end, stay trainable, in
+                0..len(group_names) (0 freezes everything).
+
+        Returns:
+            The names of the trainable groups.
+
+        Raises:
+            ModelError: if ``k`` is not an integer in that range.
+        """
         n = len(self.group_names)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
             raise ModelError(f"k must be an integer in 0..{n} (the model has {n} layer groups: "

@@ -19,7 +19,18 @@ from qiskit_unlearn.models.base import (
 
 
 class MLP(UnlearnableModel):
-    """Flattened input → Linear/ReLU layers → logits; groups ``layer.0``, ``layer.1``, ...."""
+    """Flattened input → Linear/ReLU layers → logits; groups ``layer.0``, ``layer.1``, ....
+
+    Args:
+        input_dim: features per sample after flattening (e.g. 4 PCA components, 784 pixels).
+        num_classes: output classes, at least 2.
+        hidden: hidden layer widths, input → output; an int is one hidden layer and ``0`` or
+            ``()`` none (a linear classifier).
+        seed: seeds the initial weights (torch's global random state is left untouched).
+
+    Raises:
+        ModelError: if a size is not a positive integer or ``num_classes`` < 2.
+    """
 
     kind = "mlp"
     classical = True
@@ -36,5 +47,14 @@ class MLP(UnlearnableModel):
         self.group_names = self.layer.group_names("layer")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Args:
+            x: inputs of shape (batch, ...) with ``input_dim`` values per sample; numpy arrays
+                and float64 tensors are accepted and cast to float32.
+
+        Returns:
+            Logits of shape (batch, num_classes).
+        """
         x = as_float_batch(x)
         return self.layer(x.reshape(len(x), -1))

@@ -60,6 +60,28 @@ class HybridPCA(UnlearnableModel):
     Inputs are ``num_qubits`` features in [-π, π]. Nothing trainable sits before the quantum
     layer, so by default the QNN skips input gradients (a faster backward pass); methods that
     perturb inputs (e.g. FGSM in ``adv-uniform``) rebuild it with ``input_gradients=True``.
+
+    Args:
+        num_qubits: qubits n, which is also the number of input features.
+        num_classes: output classes, at least 2.
+        layers: trainable circuit layers L (``reps`` of the ansatz; 3·n·L weights for HQML).
+        head_hidden: hidden widths of the MLP head behind the circuit; an int is one hidden
+            layer and ``0`` or ``()`` none (a linear head).
+        ansatz: the angle-encoding ansatz, a key of ``ANGLE_ANSATZE`` (``"hqml"``).
+        entanglement: entangling pattern of the ansatz: ``none``, ``linear``, ``ring`` or
+            ``full``.
+        ansatz_options: further keyword options of the ansatz builder (for ``hqml``:
+            ``entangler`` and ``reuploading``); ``None`` means none.
+        backend: where the circuit runs, as :func:`qiskit_unlearn.qnn.make_qnn` accepts it
+            (``"statevector"``, ``"aer"``, ``"fake:<device>"``, a mapping, ...).
+        backend_options: keyword options of the backend (e.g. ``{"shots": 1024}``).
+        seed: seeds every initial weight, classical and quantum (torch's global random state
+            is left untouched).
+        input_gradients: let the QNN compute gradients with respect to its inputs.
+
+    Raises:
+        ModelError: if a size is invalid, ``num_classes`` < 2, the ansatz is unknown or does
+            not take ``ansatz_options``.
     """
 
     kind = "hybrid-pca"
@@ -77,9 +99,25 @@ class HybridPCA(UnlearnableModel):
         self.group_names = ["quantum", *self.head.group_names("head")]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The inputs themselves (already angles), as float32.
+
+        Args:
+            x: angles of shape (batch, num_qubits), normally in [-π, π].
+
+        Returns:
+            The same values as a float32 tensor.
+        """
         return as_float_batch(x)
 
     def decode(self, expectations: torch.Tensor) -> torch.Tensor:
+        """The MLP head on the measured ⟨Z⟩ values.
+
+        Args:
+            expectations: ⟨Z_i⟩ of every qubit, shape (batch, num_qubits).
+
+        Returns:
+            Logits of shape (batch, num_classes).
+        """
         return self.head(expectations)
 
 
@@ -110,6 +148,31 @@ class HybridCNN(UnlearnableModel):
 
     Groups: ``frontend`` (conv stack), ``encoder`` (linear map to angles), ``quantum``,
     ``head.0``, ``head.1``, .... Inputs are images of ``image_shape`` (or flattened images).
+    The encoder sits before the circuit, so the QNN always computes input gradients.
+
+    Args:
+        num_qubits: qubits n, the number of angles the encoder produces.
+        num_classes: output classes, at least 2.
+        image_shape: ``(channels, height, width)`` of one input image.
+        channels: output channels of each conv stage (Conv 3×3 → ReLU → MaxPool 2); the
+            image must survive ``len(channels)`` halvings.
+        layers: trainable circuit layers L (``reps`` of the ansatz; 3·n·L weights for HQML).
+        head_hidden: hidden widths of the MLP head behind the circuit; an int is one hidden
+            layer and ``0`` or ``()`` none (a linear head).
+        ansatz: the angle-encoding ansatz, a key of ``ANGLE_ANSATZE`` (``"hqml"``).
+        entanglement: entangling pattern of the ansatz: ``none``, ``linear``, ``ring`` or
+            ``full``.
+        ansatz_options: further keyword options of the ansatz builder (for ``hqml``:
+            ``entangler`` and ``reuploading``); ``None`` means none.
+        backend: where the circuit runs, as :func:`qiskit_unlearn.qnn.make_qnn` accepts it
+            (``"statevector"``, ``"aer"``, ``"fake:<device>"``, a mapping, ...).
+        backend_options: keyword options of the backend (e.g. ``{"shots": 1024}``).
+        seed: seeds every initial weight, classical and quantum (torch's global random state
+            is left untouched).
+
+    Raises:
+        ModelError: if a size is invalid, the images are too small for the conv stages,
+            ``num_classes`` < 2, or the ansatz is unknown or does not take ``ansatz_options``.
     """
 
     kind = "hybrid-cnn"
@@ -131,8 +194,25 @@ class HybridCNN(UnlearnableModel):
         self.group_names = ["frontend", "encoder", "quantum", *self.head.group_names("head")]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images → CNN → Linear → π·tanh: one angle in (-π, π) per qubit.
+
+        Args:
+            x: images of shape (batch, C, H, W) as ``image_shape`` gives them, or flattened to
+                (batch, C·H·W).
+
+        Returns:
+            Angles of shape (batch, num_qubits).
+        """
         images = as_float_batch(x).reshape(-1, *self.image_shape)
         return math.pi * torch.tanh(self.encoder(self.frontend(images)))
 
     def decode(self, expectations: torch.Tensor) -> torch.Tensor:
+        """The MLP head on the measured ⟨Z⟩ values.
+
+        Args:
+            expectations: ⟨Z_i⟩ of every qubit, shape (batch, num_qubits).
+
+        Returns:
+            Logits of shape (batch, num_classes).
+        """
         return self.head(expectations)

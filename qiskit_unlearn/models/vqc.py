@@ -70,6 +70,27 @@ class AmplitudeVQC(UnlearnableModel):
     ``readout``: ``"single"`` (binary only) or ``"multi"`` (needs num_classes <= num_qubits);
     ``None`` picks ``single`` for two classes and ``multi`` otherwise. Groups: ``quantum``, plus
     ``readout`` for the multi-qubit readout.
+
+    Args:
+        num_qubits: qubits n; inputs are the 2^n − 1 amplitude-encoding angles of vectors with
+            up to 2^n entries.
+        num_classes: output classes: 2 for ``single``, 2..num_qubits for ``multi``.
+        layers: trainable hardware-efficient layers L.
+        readout: ``"single"``, ``"multi"`` or ``None`` (chosen from ``num_classes``, see
+            above).
+        rzz_ring: add the RZZ ring after each rotation layer (off: no entanglement beyond the
+            encoding, an ablation).
+        backend: where the circuit runs, as :func:`qiskit_unlearn.qnn.make_qnn` accepts it
+            (``"statevector"``, ``"aer"``, ``"fake:<device>"``, a mapping, ...).
+        backend_options: keyword options of the backend (e.g. ``{"shots": 1024}``).
+        seed: seeds the initial circuit weights (torch's global random state is left
+            untouched).
+        input_gradients: let the QNN compute gradients with respect to its inputs (for
+            methods that perturb inputs).
+
+    Raises:
+        ModelError: if a size is invalid, ``readout`` is unknown, or ``num_classes`` does not
+            fit the readout.
     """
 
     kind = "vqc-amplitude"
@@ -102,7 +123,24 @@ class AmplitudeVQC(UnlearnableModel):
         self.group_names = ["quantum"] + (["readout"] if readout == "multi" else [])
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The inputs themselves (already state-preparation angles), as float32.
+
+        Args:
+            x: amplitude-encoding angles of shape (batch, 2^num_qubits − 1).
+
+        Returns:
+            The same values as a float32 tensor.
+        """
         return as_float_batch(x)
 
     def decode(self, expectations: torch.Tensor) -> torch.Tensor:
+        """The readout: Born-rule logits (``single``) or scaled ⟨Z_i⟩ (``multi``).
+
+        Args:
+            expectations: the measured ⟨Z⟩ values, shape (batch, 1) for ``single`` and
+                (batch, num_classes) for ``multi``.
+
+        Returns:
+            Logits of shape (batch, num_classes).
+        """
         return self.readout(expectations)

@@ -1,5 +1,5 @@
 """QNNs from (circuit, observables, backend): :func:`make_qnn`, the estimator routing hook
-(:func:`routed_estimators`) and the job accounting routes use (:mod:`qiskit_unlearn.qnn.jobs`).
+(:func:`routed_estimators`) and the job accounting routes use (``qiskit_unlearn.qnn.jobs``).
 """
 
 from qiskit_unlearn.qnn.build import make_qnn

@@ -49,23 +49,34 @@ def make_qnn(
     """Build an ``EstimatorQNN`` wired to the chosen backend's estimator and gradient.
 
     Args:
-        circuit: any parameterized ``QuantumCircuit`` (catalogue ansatz or your own).
-        input_params: parameters bound to data; ``None`` means no inputs.
-        weight_params: trainable parameters; ``None`` means every parameter that is not an input.
-        observables: one operator per QNN output; default ``Z`` on every qubit.
-        backend: ``"statevector"`` (exact, fast; default), ``"aer"``, ``"aer-noisy"``, ``"ibm"``,
-            ``"fake:<device>"``, a mapping ``{"name": ..., **options}`` or a :class:`BackendConfig`.
-        input_gradients: compute gradients with respect to inputs (needed whenever trainable
+        circuit: Any parameterized ``QuantumCircuit`` (catalogue ansatz or your own).
+        input_params: Parameters bound to data, in the order of the input vector; None means
+            no inputs.
+        weight_params: Trainable parameters, in the order of the weight vector; None means
+            every parameter that is not an input (in ``circuit.parameters`` order).
+        observables: One operator (or Pauli label) per QNN output, on all of the circuit's
+            qubits; None means ``Z`` on every qubit.
+        backend: ``"statevector"`` (exact, fast; default), ``"aer"``, ``"aer-noisy"``,
+            ``"noisy"``, ``"ibm"``, ``"fake:<device>"``, ``"ideal:<device>"``, a mapping
+            ``{"name": ..., **options}`` or a
+            :class:`~qiskit_unlearn.backends.BackendConfig`.
+        input_gradients: Compute gradients with respect to inputs (needed whenever trainable
             layers sit before the quantum layer in a ``TorchConnector`` model).
-        **backend_options: options of the backend (e.g. ``shots=1024``); unknown keys raise.
+        **backend_options: Options of the backend (e.g. ``shots=1024``); unknown keys raise.
 
     Returns:
         An ``EstimatorQNN`` ready for ``TorchConnector``: on parameter-shift backends (Aer, IBM)
-        the subclass :class:`~qiskit_unlearn.batched_qnn.BatchedEstimatorQNN`, which sends each
+        the subclass ``BatchedEstimatorQNN`` (``qiskit_unlearn.batched_qnn``), which sends each
         forward pass as one PUB and, inside a ``QuantumLayer``, a training step's forward pass
-        and gradient as one job; on ``noisy`` the subclass
-        :class:`~qiskit_unlearn.vjp.VJPEstimatorQNN`, whose vector-Jacobian product
-        :class:`~qiskit_unlearn.vjp.VJPConnector` uses for one reverse sweep per row.
+        and gradient as one job; on ``noisy`` the subclass ``VJPEstimatorQNN``
+        (``qiskit_unlearn.vjp``), whose vector-Jacobian product ``VJPConnector`` uses for one
+        reverse sweep per row. Its ``backend_info`` records the backend's name and details.
+
+    Raises:
+        ~qiskit_unlearn.errors.BackendError: If a parameter is neither input nor weight, is
+            both, or is not in the circuit; an observable has the wrong width; the backend or
+            an option is invalid; or a route (see :func:`routed_estimators`) is set for a
+            backend that cannot be routed.
     """
     if not isinstance(circuit, QuantumCircuit):
         raise BackendError(f"circuit must be a qiskit QuantumCircuit, not {type(circuit).__name__}")

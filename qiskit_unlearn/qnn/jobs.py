@@ -24,7 +24,15 @@ from qiskit_unlearn.storage import utc_now
 
 @dataclass
 class JobCost:
-    """What a sequence of estimator jobs asks a device for."""
+    """What a sequence of estimator jobs asks a device for.
+
+    Attributes:
+        jobs: Estimator jobs sent.
+        pubs: PUBs in those jobs.
+        parameter_sets: Parameter-value rows over all PUBs.
+        circuit_executions: Parameter sets times measurement bases (qubit-wise commuting
+            groups of the observables): the circuits a device actually runs.
+    """
 
     jobs: int = 0
     pubs: int = 0
@@ -32,10 +40,23 @@ class JobCost:
     circuit_executions: int = 0
 
     def add(self, other: JobCost) -> None:
+        """Add another cost to this one, in place.
+
+        Args:
+            other: The costs to add.
+        """
         for key, value in asdict(other).items():
             setattr(self, key, getattr(self, key) + value)
 
     def shots(self, shots_per_execution: int) -> int:
+        """Total shots at a given number of shots per circuit execution.
+
+        Args:
+            shots_per_execution: Shots per circuit execution.
+
+        Returns:
+            ``circuit_executions * shots_per_execution``.
+        """
         return self.circuit_executions * shots_per_execution
 
 

@@ -24,6 +24,13 @@ def routed_estimators(route: EstimatorRoute) -> Iterator[None]:
     on one model would miss those; routing at construction reaches every copy. This is how
     ``qunlearn hw unlearn`` journals every hardware job and how its cost is counted. Only
     parameter-shift backends (everything but ``statevector``) can be routed.
+
+    Args:
+        route: Called as ``route(estimator, backend_name)`` for every QNN built in the block;
+            returns the estimator to use instead, or None to leave the backend's own.
+
+    Yields:
+        Nothing; the route applies until the block ends (blocks nest, the innermost wins).
     """
     token = _ROUTE.set(route)
     try:
@@ -33,5 +40,9 @@ def routed_estimators(route: EstimatorRoute) -> Iterator[None]:
 
 
 def current_route() -> EstimatorRoute | None:
-    """The route of the innermost :func:`routed_estimators` block, if any."""
+    """The route of the innermost :func:`routed_estimators` block, if any.
+
+    Returns:
+        The route, or None outside every block.
+    """
     return _ROUTE.get()

@@ -23,10 +23,11 @@ from qiskit_unlearn.report.inputs import (
 )
 from qiskit_unlearn.report.markdown import experiment_name, render
 from qiskit_unlearn.report.ranking import build_rankings, write_ranking_csv
-from qiskit_unlearn.report.tables import Summary, summarize, write_summary_csv
+from qiskit_unlearn.report.tables import Group, Stat, Summary, summarize, write_summary_csv
 from qiskit_unlearn.storage import write_atomic
 
-__all__ = ["ReportError", "Summary", "load_results", "summarize", "write_report"]
+__all__ = ["Group", "ReportError", "Stat", "Summary", "Table", "load_results", "summarize",
+           "write_report"]
 
 
 def _inherit_labels(table: Table, results: Table) -> None:
@@ -55,10 +56,26 @@ def _optional_summary(table: Table | None, keys: tuple[str, ...],
 
 
 def write_report(run_dir: str | Path) -> Path:
-    """Write ``summary.csv``, ``ranking.csv``, ``plots/`` and ``report.md`` into ``run_dir``;
-    returns the report.
+    """Write ``summary.csv``, ``ranking.csv``, ``plots/`` and ``report.md`` into ``run_dir``.
 
-    Raises :class:`ReportError` when ``run_dir`` has no ``results.csv`` (run ``qunlearn run``).
+    Optional inputs (curves, histories, ``forgetting_quality.csv``, ``landscape.csv``,
+    ``memorisation.csv``) add their sections and figures when present; damaged optional files
+    are skipped with a logged warning. Every file is rewritten atomically, so the report can be
+    rebuilt at any time.
+
+    Args:
+        run_dir: A finished (or partly finished) run directory.
+
+    Returns:
+        The path of ``report.md``.
+
+    Raises:
+        ReportError: If ``run_dir`` has no ``results.csv``, or it has no rows (run
+            ``qunlearn run``).
+        qiskit_unlearn.errors.RunDirError: If the run's ``config.json`` no longer matches its
+            manifest.
+        qiskit_unlearn.storage.FileError: If ``results.csv`` differs from the digest the
+            manifest recorded.
     """
     from qiskit_unlearn.report.plots import write_plots  # matplotlib only when drawing
     from qiskit_unlearn.run.rundir import check_record

@@ -32,20 +32,44 @@ class ReportError(ValueError):
 
 @dataclass
 class Table:
-    """Rows of a CSV file: text columns as ``str``, numeric ones as ``float`` (NaN = empty)."""
+    """Rows of a CSV file: text columns as ``str``, numeric ones as ``float`` (NaN = empty).
+
+    A column is numeric when it is not an identity column (experiment, scenario, method, ...)
+    and every non-empty cell is a number. Text cells that say nothing (``""``, ``nan``,
+    ``none``, ...) are ``""``; ``faithful`` is normalised to ``"true"`` / ``"false"``.
+
+    Attributes:
+        columns: The column names, in file order.
+        rows: One dict per row, column name to value.
+        numeric: The numeric columns, in file order.
+    """
 
     columns: list[str]
     rows: list[dict[str, Any]]
     numeric: list[str] = field(default_factory=list)
 
     def has(self, column: str) -> bool:
-        """Whether ``column`` exists and holds at least one non-empty value."""
+        """Whether ``column`` exists and holds at least one non-empty value.
+
+        Args:
+            column: A column name.
+
+        Returns:
+            ``True`` if some row has a non-NaN (numeric) or non-empty (text) value there.
+        """
         if column in self.numeric:
             return any(not math.isnan(r[column]) for r in self.rows)
         return any(r.get(column, "") != "" for r in self.rows)
 
     def unique(self, column: str) -> list[str]:
-        """Distinct non-empty text values in order of first appearance."""
+        """Distinct non-empty values of a column, in order of first appearance.
+
+        Args:
+            column: A column name (absent columns give no values).
+
+        Returns:
+            The values as text.
+        """
         seen: dict[str, None] = {}
         for r in self.rows:
             if r.get(column, ""):
@@ -93,7 +117,18 @@ def read_table(path: Path, identity: Iterable[str] = IDENTITY_COLUMNS) -> Table:
 
 
 def load_results(run_dir: Path) -> Table:
-    """The run's ``results.csv``; a :class:`ReportError` if it is missing or empty."""
+    """Read the run's ``results.csv``.
+
+    Args:
+        run_dir: A run directory written by ``qunlearn run`` (or a folder holding a copied
+            ``results.csv``).
+
+    Returns:
+        The results :class:`Table`, one row per (seed, scenario, method).
+
+    Raises:
+        ReportError: If ``results.csv`` is missing or has no rows.
+    """
     path = Path(run_dir) / RESULTS
     if not path.is_file():
         raise ReportError(f"{path} not found: {run_dir} is not a finished run directory; run "

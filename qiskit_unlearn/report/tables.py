@@ -29,9 +29,19 @@ STUDY_MARK = "†"  # rows run with faithful = true (the HQML study's behaviour)
 
 @dataclass(frozen=True)
 class Stat:
-    """Mean, sample standard deviation (ddof=1, NaN below two values) and the 95 % percentile
-    bootstrap interval of the mean (:func:`~qiskit_unlearn.evaluate.stats.bootstrap_ci`; NaN
-    below two values) of the finite values."""
+    """Mean, sample standard deviation and 95 % bootstrap interval of one metric over seeds.
+
+    Only the finite values count (a seed that did not log a metric is left out); the defaults
+    are the statistics of no values.
+
+    Attributes:
+        mean: The mean (NaN without values).
+        std: The sample standard deviation (``ddof=1``; NaN below two values).
+        n: How many values went in.
+        ci_low: Lower end of the 95 % percentile bootstrap interval of the mean
+            (:func:`qiskit_unlearn.evaluate.bootstrap_ci`; NaN below two values).
+        ci_high: Upper end of that interval.
+    """
 
     mean: float = math.nan
     std: float = math.nan
@@ -63,7 +73,15 @@ def method_label(method: str, variant: str = "", faithful: str = "") -> str:
 
 @dataclass
 class Group:
-    """The seeds of one key combination, reduced to one :class:`Stat` per metric."""
+    """The seeds of one key combination, reduced to one :class:`Stat` per metric.
+
+    Attributes:
+        key: The group's value of each key column the run filled in (e.g. ``scenario``,
+            ``method``, ``variant``, ``faithful``, ``noise``); ``""`` where a row left it empty.
+        n_seeds: The number of rows in the group (one per seed by the run-directory contract).
+        stats: One :class:`Stat` per numeric metric column.
+        scenario_kind: The scenario's kind (``scenario_kind`` column), ``""`` if not recorded.
+    """
 
     key: dict[str, str]
     n_seeds: int
@@ -72,31 +90,54 @@ class Group:
 
     @property
     def method(self) -> str:
+        """The group's method (``original`` is the teacher, ``retrain`` the oracle)."""
         return self.key.get("method", "")
 
     @property
     def scenario(self) -> str:
+        """The group's scenario name (``""`` if the table has no scenario column)."""
         return self.key.get("scenario", "")
 
     @property
     def noise(self) -> str:
+        """The group's noise setting label (``""`` outside noise sweeps)."""
         return self.key.get("noise", "")
 
     @property
     def label(self) -> str:
+        """The method's display label (variant, oracle / teacher role, † for faithful rows)."""
         return method_label(self.method, self.key.get("variant", ""),
                             self.key.get("faithful", ""))
 
     @property
     def is_oracle(self) -> bool:
+        """Whether the group is the retrain oracle."""
         return self.method == ORACLE
 
     def stat(self, metric: str) -> Stat:
+        """The statistics of one metric.
+
+        Args:
+            metric: A numeric column of the results.
+
+        Returns:
+            Its :class:`Stat`, or an empty one (NaN mean) if the group has no such metric.
+        """
         return self.stats.get(metric, Stat())
 
 
 @dataclass
 class Summary:
+    """A results table grouped over seeds: what ``summary.csv``, the figures and the report
+    show (built by :func:`summarize`).
+
+    Attributes:
+        keys: The group key columns the table filled in, in the order they were asked for.
+        metrics: The numeric columns with at least one value, in table order.
+        groups: The groups in report order: noise settings by level, scenarios and methods as
+            the run wrote them, the teacher (``original``) and the oracle (``retrain``) first.
+    """
+
     keys: list[str]
     metrics: list[str]
     groups: list[Group] = field(default_factory=list)
@@ -105,19 +146,46 @@ class Summary:
         return list(dict.fromkeys(values))
 
     def scenarios(self) -> list[str]:
+        """The scenarios of the groups.
+
+        Returns:
+            Distinct scenario names in group order (``""`` for a table without scenarios).
+        """
         return self._ordered(g.scenario for g in self.groups)
 
     def noises(self) -> list[str]:
+        """The noise settings of the groups.
+
+        Returns:
+            Distinct noise labels in group order (by level; ``""`` outside noise sweeps).
+        """
         return self._ordered(g.noise for g in self.groups)
 
     def labels(self) -> list[str]:
+        """The methods' display labels (:attr:`Group.label`).
+
+        Returns:
+            Distinct labels in group order, references first.
+        """
         return self._ordered(g.label for g in self.groups)
 
     def has(self, metric: str) -> bool:
-        """Whether any group has a finite mean of ``metric``."""
+        """Whether any group has a finite mean of ``metric``.
+
+        Args:
+            metric: A column name, e.g. ``mia_auc``.
+
+        Returns:
+            ``True`` if at least one group logged a finite mean of it.
+        """
         return any(math.isfinite(g.stat(metric).mean) for g in self.groups)
 
     def has_study_behaviour(self) -> bool:
+        """Whether any group ran with ``faithful = true`` (the HQML study's behaviour).
+
+        Returns:
+            ``True`` if the report needs the † note.
+        """
         return any(g.key.get("faithful") == "true" for g in self.groups)
 
 
@@ -139,6 +207,14 @@ def summarize(table: Table, keys: Iterable[str] = GROUP_KEYS) -> Summary:
 
     ``n_seeds`` counts the group's rows (one per seed by the run-directory contract); a metric's
     mean uses the seeds where it is not NaN.
+
+    Args:
+        table: A results table (:func:`load_results`, or any table with the same columns).
+        keys: The candidate group key columns; those the table leaves empty are dropped. The
+            default groups by noise, scenario, method, variant and faithful.
+
+    Returns:
+        The :class:`Summary`, groups in report order.
     """
     keys = [k for k in keys if table.has(k)]
     metrics = [c for c in table.numeric if table.has(c)]

@@ -94,7 +94,17 @@ class RunContext:
     """A validated config seen as a run: seeds × scenarios, each with its data (prepared once
     per seed), scenario, evaluation sets and ``UnlearnData`` (built once, then cached).
 
-    ``extra_columns`` (e.g. a sweep's noise columns) go into every row's identity.
+    Everything is derived from ``cfg`` alone (the seeds make data splits and scenarios
+    reproducible), so a context built later (``qunlearn hw``, a worker process) sees exactly
+    the arrays the run saw.
+
+    Args:
+        cfg: A validated config (:func:`qiskit_unlearn.config.validate_config`). It is kept,
+            not copied: do not change it while the context is in use.
+        out_dir: The run directory, or ``None`` for a context without one (units of work in a
+            worker process).
+        extra_columns: Columns (e.g. a sweep's noise columns) put into every row's identity,
+            after ``experiment`` and before ``scenario``; ``None`` adds none.
     """
 
     def __init__(self, cfg: Mapping[str, Any], out_dir: Path | None = None, *,
@@ -110,39 +120,86 @@ class RunContext:
 
     @property
     def name(self) -> str:
+        """The experiment's name (``experiment.name``)."""
         return str(self.cfg["experiment"]["name"])
 
     @property
     def seeds(self) -> list[int]:
+        """The run's seeds (``experiment.seeds``), in order."""
         return list(self.cfg["experiment"]["seeds"])
 
     @property
     def faithful(self) -> bool:
-        """The HQML study's recipe: selection on the test split, study settings per method."""
+        """Whether the run follows the HQML study's recipe (``unlearn.faithful``).
+
+        In that mode model selection looks at the test split and every method gets the
+        study's own settings.
+        """
         return bool(self.cfg["unlearn"]["faithful"])
 
     @property
     def mia_score(self) -> str:
+        """The membership score ``mia_auc`` uses, ``top`` or ``true-label`` (``auto`` resolved)."""
         return mia_score(self.cfg)
 
     def units(self) -> Iterator[tuple[int, str]]:
-        """Every (seed, scenario name) of the run, in results order."""
+        """Every (seed, scenario name) of the run, in results order.
+
+        Yields:
+            ``(seed, scenario name)`` pairs: seeds in config order, and per seed the
+            scenarios in config order.
+        """
         for seed in self.seeds:
             for name in self.scenario_cfgs:
                 yield seed, name
 
     def data(self, seed: int) -> dict[str, Any]:
+        """The prepared data of ``seed`` (:func:`qiskit_unlearn.run.prepare_data`), cached.
+
+        Args:
+            seed: One of the run's seeds; it seeds the split and the subsampling.
+
+        Returns:
+            The dictionary :func:`qiskit_unlearn.run.prepare_data` returns (the same object on
+            every call for one seed).
+        """
         if seed not in self._data:
             self._data[seed] = prepare_data(self.cfg, seed)
         return self._data[seed]
 
     def scenario(self, seed: int, name: str) -> Any:
+        """The forget scenario ``name`` built on the data of ``seed``, cached.
+
+        Args:
+            seed: One of the run's seeds.
+            name: A scenario name of the config (``[[scenario]]`` ``name``).
+
+        Returns:
+            The :class:`qiskit_unlearn.scenarios.Scenario` (retain / forget indices and
+            arrays, the training labels, the non-members).
+
+        Raises:
+            KeyError: If ``name`` is not a scenario of the config.
+        """
         key = (seed, name)
         if key not in self._scenarios:
             self._scenarios[key] = build_scenario(self.scenario_cfgs[name], self.data(seed), seed)
         return self._scenarios[key]
 
     def eval_sets(self, seed: int, name: str) -> Any:
+        """The evaluation sets every model of (seed, scenario) is evaluated on, cached.
+
+        In faithful mode the membership-inference non-members are drawn from the retain set
+        (as the HQML study does); otherwise they are the scenario's held-out non-members.
+
+        Args:
+            seed: One of the run's seeds.
+            name: A scenario name of the config.
+
+        Returns:
+            An ``EvalSets`` of retain, forget, validation, test and non-member ``(x, y)``
+            arrays, plus the clean labels of the forget set when the scenario relabels it.
+        """
         key = (seed, name)
         if key not in self._sets:
             self._sets[key] = eval_sets(self.scenario(seed, name), self.data(seed),
@@ -151,15 +208,47 @@ class RunContext:
 
     def unlearn_data(self, seed: int, name: str, *, method_seed: int | None = None,
                      progress: bool = False) -> Any:
-        """What every method gets; ``method_seed`` (default: ``seed``) seeds the method."""
+        """What every method gets: retain, forget and the selection split of (seed, scenario).
+
+        The selection split is ``val``, or ``test`` in faithful mode.
+
+        Args:
+            seed: One of the run's seeds.
+            name: A scenario name of the config.
+            method_seed: The seed of the method's own randomness; ``None`` uses ``seed``
+                (forgetting quality passes a distinct seed per unlearned model).
+            progress: Whether the method shows a progress bar.
+
+        Returns:
+            A new :class:`qiskit_unlearn.unlearn.UnlearnData` (not cached).
+        """
         return unlearn_data(self.cfg, self.scenario(seed, name), self.data(seed),
                             seed if method_seed is None else method_seed, progress)
 
     def method_params(self, method: str) -> dict[str, Any]:
+        """The hyperparameters ``method`` runs with in this run.
+
+        Args:
+            method: A registered unlearning method name.
+
+        Returns:
+            The configured ``unlearn.params.<method>`` table; in faithful mode laid over the
+            HQML study's settings of the method (and ``faithful`` / ``variant = "hqml"`` for
+            methods that have those options).
+        """
         return method_params(self.cfg, method)
 
     def ident(self, seed: int, name: str) -> dict[str, Any]:
-        """The identifying columns every results row of the run starts with."""
+        """The identifying columns every results row of the run starts with.
+
+        Args:
+            seed: One of the run's seeds.
+            name: A scenario name of the config.
+
+        Returns:
+            ``experiment``, the extra columns, ``scenario``, ``scenario_kind``, ``seed`` and
+            ``faithful``, in that order.
+        """
         return {"experiment": self.name, **self.extra_columns, "scenario": name,
                 "scenario_kind": self.scenario_cfgs[name]["kind"], "seed": seed,
                 "faithful": self.faithful}

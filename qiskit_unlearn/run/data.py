@@ -10,7 +10,26 @@ import numpy as np
 
 
 def prepare_data(cfg: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """Load, split and preprocess (fitted on the training split only)."""
+    """Load, split and preprocess the config's dataset for one seed.
+
+    The split is stratified and seeded; the preprocessing (``data.preprocess``) is fitted on
+    the training split only, so validation and test statistics never leak into training.
+
+    Args:
+        cfg: A validated config; its ``[data]`` table and, for the preprocessing's feature
+            count, its ``[model]`` table are read.
+        seed: Seeds the class subsampling and the train / validation / test split.
+
+    Returns:
+        ``train``, ``val`` and ``test`` as ``(x, y)`` pairs (``x`` float32 features of shape
+        ``(n, ...)`` after preprocessing, ``y`` int64 labels of shape ``(n,)``; an empty split
+        keeps ``n = 0``), ``num_classes``, and ``metadata`` (dataset and split metadata,
+        class names and split sizes) for the manifest.
+
+    Raises:
+        qiskit_unlearn.data.DataError: If the dataset cannot be loaded or split as configured,
+            or its feature count cannot feed the model through the chosen preprocessing.
+    """
     from qiskit_unlearn.data import PREPROCESSORS, load_dataset, split_dataset
 
     data_cfg = cfg["data"]

@@ -44,21 +44,57 @@ class CacheWarning(UserWarning):
 
 
 def default_cache_dir() -> Path:
+    """The shared model cache's default folder.
+
+    Returns:
+        ``$XDG_CACHE_HOME/qiskit-unlearn/models``, or ``~/.cache/qiskit-unlearn/models`` when
+        ``XDG_CACHE_HOME`` is unset or empty.
+    """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "qiskit-unlearn" / "models"
 
 
 class ModelCache:
-    """Trained models shared between runs, one file per key; failures only warn."""
+    """Trained models shared between runs, one file per key; failures only warn.
+
+    A cache is never a reason for a run to fail: an unreadable entry is moved aside and an
+    unwritable folder skipped, each with a :class:`CacheWarning`.
+
+    Args:
+        directory: The cache folder (e.g. :func:`default_cache_dir`); ``None`` disables the
+            cache (nothing is read or written).
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = Path(directory) if directory is not None else None
 
     def path(self, key: str) -> Path | None:
+        """The file of a model key.
+
+        Args:
+            key: The model's key (a hex digest of everything that determines it); its first
+                24 characters name the file.
+
+        Returns:
+            ``<directory>/<key[:24]>.pt``, or ``None`` when the cache is disabled.
+        """
         return None if self.directory is None else self.directory / f"{key[:24]}.pt"
 
     def get(self, key: str, model: torch.nn.Module) -> dict[str, Any] | None:
-        """Load the cached weights into ``model`` and return their summary, or ``None``."""
+        """Load the cached weights into ``model`` and return their summary, or ``None``.
+
+        A corrupt entry is moved aside (``*.corrupt``) with a :class:`CacheWarning`, and
+        ``None`` is returned so the model is trained again.
+
+        Args:
+            key: The model's key.
+            model: A freshly built model of the same architecture; the cached weights are
+                loaded into it in place.
+
+        Returns:
+            The training summary stored with the weights, or ``None`` when the cache is
+            disabled, has no such entry, or the entry is unusable.
+        """
         path = self.path(key)
         if path is None or not path.is_file():
             return None
@@ -83,6 +119,16 @@ class ModelCache:
                       "the model again", CacheWarning, stacklevel=3)
 
     def put(self, key: str, model: torch.nn.Module, summary: Mapping[str, Any]) -> None:
+        """Store a trained model's weights and summary under ``key`` (atomically).
+
+        Does nothing when the cache is disabled; a failed write only warns
+        (:class:`CacheWarning`).
+
+        Args:
+            key: The model's key.
+            model: The trained model; its ``state_dict`` is stored.
+            summary: The training summary returned later by :meth:`get`.
+        """
         path = self.path(key)
         if path is None:
             return
@@ -142,17 +188,40 @@ def unlearned_result(outcome: Any, circuits: int) -> dict[str, Any]:
                       "circuit_evaluations": circuits})
 
 
+def _no_note(text: str) -> None:
+    """Report that a finished model was reused; by default the text is dropped.
+
+    Args:
+        text: One line naming the model and where it was found.
+    """
+
+
 @dataclass
 class ModelStore:
     """The models of one run directory (``root``), indexed in its ``manifest``: finding a
     finished one (this run's file, another run's, the cache) and recording a new one. Only the
-    driver of a run uses it; the units of work train and unlearn."""
+    driver of a run uses it; the units of work train and unlearn.
+
+    Attributes:
+        root: The run directory; model files are ``checkpoints/<tag>.pt`` and
+            ``unlearned/<tag>.pt`` below it.
+        manifest: The run's :class:`Manifest`, which indexes every model file by
+            its SHA-256.
+        cache: The shared model cache (disabled with ``ModelCache(None)``).
+        progress: Whether progress bars are shown.
+        _memo: Models recorded by this store, by key (weights and summary); internal, so a
+            model shared by two tags is loaded once.
+
+    Args:
+        note: Called with one line of text whenever a finished model is reused (the run's log
+            and console); the default drops it.
+    """
 
     root: Path
     manifest: Manifest
     cache: ModelCache
     progress: bool = False
-    note: Callable[[str], None] = lambda _: None
+    note: Callable[[str], None] = _no_note
     _memo: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
     def _load_run_file(self, relative: str) -> dict[str, Any] | None:
@@ -170,9 +239,26 @@ class ModelStore:
 
     def find_trained(self, role: str, key: str, tag: str, model: torch.nn.Module
                      ) -> tuple[dict[str, Any], str] | None:
-        """Weights (loaded into ``model``) and summary of the model ``key`` from this run's
-        memo, its finished file ``checkpoints/<tag>.pt`` or the cache; ``None`` if it must be
-        trained. A file of this run holding another model stops the run (it is a record)."""
+        """Find the finished model ``key``: in this run's memo, its finished file
+        ``checkpoints/<tag>.pt``, or the cache.
+
+        A file of this run holding another model stops the run: a run directory is a record
+        and is never silently rewritten.
+
+        Args:
+            role: The model's role (``teacher``, ``oracle``, ``fq-oracle<j>``), for the note.
+            key: The model's key (from the config and the exact training arrays).
+            tag: The model's name in the run directory (``<scenario>-seed<s>-<role>``).
+            model: A freshly built model; the found weights are loaded into it in place.
+
+        Returns:
+            ``(summary, source)`` with ``source`` one of ``"shared"`` (recorded earlier under
+            another tag), ``"run directory"`` or ``"cache"``; ``None`` if it must be trained.
+
+        Raises:
+            qiskit_unlearn.storage.FileError: If ``checkpoints/<tag>.pt`` is corrupt (its digest
+                differs from the manifest's) or holds a model with another key.
+        """
         if key in self._memo:
             state, summary = self._memo[key]
             model.load_state_dict(state)
@@ -193,7 +279,22 @@ class ModelStore:
                        summary: Mapping[str, Any], source: str, *, keep: bool = True
                        ) -> dict[str, Any]:
         """Remember a trained (or found) model: the cache, the memo, and (``keep``) the run's
-        ``checkpoints/<tag>.pt``; returns the info a run records about it."""
+        ``checkpoints/<tag>.pt``.
+
+        Args:
+            key: The model's key.
+            tag: The model's name in the run directory.
+            model: The model with its trained weights.
+            summary: Its training summary (best epoch, history, seconds, circuit evaluations).
+            source: Where it came from: ``"trained"`` (then it is also written to the cache),
+                ``"cache"``, ``"run directory"`` or ``"shared"``.
+            keep: Whether the run directory keeps the model file (forgetting-quality models
+                are not kept); an existing file is never rewritten.
+
+        Returns:
+            ``summary`` with ``source``, ``cache`` (``hit``, ``miss`` or the source) and
+            ``cache_key`` (the key's first 24 characters): what the manifest records.
+        """
         if source == "trained":
             self.cache.put(key, model, summary)
         self._memo[key] = ({k: v.detach().clone() for k, v in model.state_dict().items()},
@@ -207,8 +308,25 @@ class ModelStore:
 
     def find_unlearned(self, method: str, key: str, tag: str, donors: tuple[Path, ...] = ()
                        ) -> dict[str, Any] | None:
-        """The finished result of ``method`` (this run's ``unlearned/<tag>.pt``, or a donor run
-        directory's file with the same key, copied into this run), or ``None``."""
+        """The finished result of ``method``: this run's ``unlearned/<tag>.pt``, or a donor run
+        directory's file with the same key (copied into this run).
+
+        Args:
+            method: The unlearning method, for the note.
+            key: The key of the method's result (its teacher, the method, its parameters, the
+                seed and the forget set).
+            tag: The result's name (``<scenario>__seed<s>__<method>``).
+            donors: Other run directories whose finished results may be reused; damaged or
+                mismatching donor files are skipped.
+
+        Returns:
+            The stored state (``key``, ``model`` weights, ``result``), or ``None`` if the
+            method must run.
+
+        Raises:
+            qiskit_unlearn.storage.FileError: If this run's file is corrupt or holds the
+                result of other settings.
+        """
         relative = f"unlearned/{tag}.pt"
         state = self._load_run_file(relative)
         if state is not None and state.get("key") != key:
@@ -225,7 +343,15 @@ class ModelStore:
 
     def record_unlearned(self, key: str, tag: str, state: Mapping[str, Any],
                          result: Mapping[str, Any]) -> None:
-        """Write a method's finished result to ``unlearned/<tag>.pt`` (indexed)."""
+        """Write a method's finished result to ``unlearned/<tag>.pt`` (indexed).
+
+        Args:
+            key: The key of the method's result.
+            tag: The result's name (``<scenario>__seed<s>__<method>``).
+            state: The unlearned model's ``state_dict``.
+            result: What the run keeps of the outcome (parameters, seconds, info, curve,
+                circuit evaluations).
+        """
         self._save_run_file(f"unlearned/{tag}.pt", {"key": key, "model": dict(state),
                                                     "result": dict(result)})
 

@@ -1,18 +1,18 @@
 """``qunlearn run``: data → model → train teacher and retrain oracle, per scenario and seed.
 
 Flow (one way): load and split the data (seeded, stratified), fit the preprocessing on the
-training split only, build each forget scenario (:class:`~qiskit_unlearn.run.context.
-RunContext`), train the teacher on the scenario's training data and the oracle on the retain
-set only, run every unlearning method on a copy of the teacher, evaluate everything on retain /
-forget / validation / test, and write a run directory.
+training split only, build each forget scenario (:class:`~qiskit_unlearn.run.RunContext`),
+train the teacher on the scenario's training data and the oracle on the retain set only, run
+every unlearning method on a copy of the teacher, evaluate everything on retain / forget /
+validation / test, and write a run directory.
 
-The work is a plan of units (:mod:`qiskit_unlearn.run.units`): every training, every method
+The work is a plan of units (``run.units``): every training, every method
 on its teacher, every forgetting-quality model, each seeded from the config alone. Any
 executor (:mod:`qiskit_unlearn.execute`: this process, ``--jobs N`` processes, a Ray cluster)
 runs them; only this driver reads and writes the run directory, so the results are the same
 bytes whatever ran the units.
 
-The run directory is a record (:mod:`qiskit_unlearn.run.rundir`): locked for the length of the
+The run directory is a record (``run.rundir``): locked for the length of the
 run, bound to one config, every file written atomically and indexed by its digest in the
 manifest. Finished models are found before planning (this run's files, a donor run's, the
 shared cache), so a killed run resumes model by model. A finished run is never rewritten.
@@ -53,7 +53,24 @@ def _logger(run_dir: Path) -> logging.Logger:
 
 
 class Orchestrator:
-    """Plans a run's units, records each result as it arrives, then builds the rows."""
+    """Plans a run's units, records each result as it arrives, then builds the rows.
+
+    The driver of :func:`run_experiment`: only it reads and writes the run directory, so the
+    units can run on any executor. Use it as ``plan()``, then ``executor.run(plan,
+    on_result)``, then ``rows()``.
+
+    Args:
+        ctx: The run's context; it must have a run directory (``ctx.out_dir``).
+        store: The run's model store (finished models, the cache, recording new ones).
+        manifest: The run's :class:`~qiskit_unlearn.run.Manifest`; results are indexed in it.
+        executor: The executor that will run the plan. With an
+            :class:`~qiskit_unlearn.execute.InProcessExecutor` trainings checkpoint every
+            epoch into the run directory and progress bars are shown.
+        eval_backend: A backend table every model is evaluated on instead of its own
+            (noise studies), or ``None``.
+        progress: Whether to show progress bars (only with an in-process executor).
+        donors: Run directories whose finished unlearned models (same key) are reused.
+    """
 
     def __init__(self, ctx: RunContext, store: ModelStore, manifest: Manifest, *,
                  executor: Executor, eval_backend: Mapping[str, Any] | None, progress: bool,
@@ -73,8 +90,25 @@ class Orchestrator:
     # --- planning ------------------------------------------------------------------------
 
     def model(self, seed: int, name: str, role: str, *, keep: bool = True) -> Any:
-        """The trained model ``role`` of (seed, scenario): a result found now, or a
-        :class:`Ref` to the unit training it (one unit per distinct model)."""
+        """The trained model ``role`` of (seed, scenario): a result found now, or a reference
+        to the unit training it.
+
+        Models are told apart by their key, so two roles with the same key (e.g. the teachers
+        of two scenarios trained on the same data) share one unit.
+
+        Args:
+            seed: One of the run's seeds.
+            name: A scenario name of the config.
+            role: ``teacher``, ``oracle`` or ``fq-oracle<j>`` (the ``j``-th
+                forgetting-quality model).
+            keep: Whether the run directory keeps the model file and records it in the
+                manifest (forgetting-quality models are not kept).
+
+        Returns:
+            The training result ``{"state", "summary", "source", "key"}`` if the model was
+            found (run directory, cache, or already trained), else a
+            :class:`~qiskit_unlearn.execute.Ref` to the ``train/<tag>`` unit planned for it.
+        """
         cfg, data = self.ctx.cfg, self.ctx.data(seed)
         xy, model_seed = work.training_data(self.ctx, seed, name, role)
         kwargs, _, key = training_key(cfg, data, xy, model_seed)
@@ -107,6 +141,16 @@ class Orchestrator:
         return Ref(unit_key)
 
     def plan(self) -> list[Unit]:
+        """Plan every unit of the run, finding finished models first.
+
+        Per (seed, scenario): the teacher's and the oracle's training (unless found) and
+        evaluation, one unit per configured method on the teacher (finished results are passed
+        in, so the unit only evaluates them), and the forgetting-quality models when
+        ``evaluation.forgetting_quality`` is on.
+
+        Returns:
+            The planned :class:`~qiskit_unlearn.execute.Unit` list (also kept as ``units``).
+        """
         cfg, backend = self.ctx.cfg, self.eval_backend
         for seed, name in self.ctx.units():
             teacher, oracle = self.model(seed, name, "teacher"), self.model(seed, name, "oracle")
@@ -156,6 +200,16 @@ class Orchestrator:
     # --- recording (in the driver, as results arrive) --------------------------------------
 
     def on_result(self, unit: Unit, result: Any) -> None:
+        """Record a finished unit's result (the executor's result handler).
+
+        Trained models are recorded in the store and the manifest (with their history), a
+        method's result in ``unlearned/`` and ``curves/``; every result is kept for
+        :meth:`rows`.
+
+        Args:
+            unit: The unit that finished.
+            result: Its return value.
+        """
         self.results[unit.key] = result
         if unit.key.startswith("train/"):
             self._record_model(unit.key, result)
@@ -199,7 +253,16 @@ class Orchestrator:
     # --- rows -------------------------------------------------------------------------------
 
     def rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        """Results, forgetting-quality and memorisation rows, in the run's order."""
+        """Results, forgetting-quality and memorisation rows, in the run's order.
+
+        Call it after every planned unit has finished.
+
+        Returns:
+            ``(rows, fq_rows, mem_rows)``: the rows of ``results.csv`` (per seed and scenario
+            the teacher as ``original``, then each configured method, ``retrain`` being the
+            oracle), of ``forgetting_quality.csv`` and of ``memorisation.csv`` (both empty
+            unless ``evaluation.forgetting_quality`` is on).
+        """
         rows, fq_rows, mem_rows = [], [], []
         for seed, name in self.ctx.units():
             rows += self._scenario_rows(seed, name)
@@ -267,17 +330,38 @@ def run_experiment(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | N
     Per seed and scenario: train (or load) the teacher and the retrain oracle, run every
     configured unlearning method on a copy of the teacher, evaluate everything against the
     teacher and the oracle, then write ``results.csv`` / ``results.json``, curves and the
-    manifest. ``executor`` runs the units of work (default: this process, one thread per
-    unit); ``report`` (e.g. :func:`qiskit_unlearn.report.write_report`, which ``qunlearn run``
-    passes; reports sit above this layer) is called with the run directory once this call has
-    finished the run, still under the run's lock.
-
-    ``eval_backend`` evaluates every model on another backend than it was trained on (noise
-    studies: noise only at evaluation time); ``extra_columns`` are added to every row;
-    ``donors`` are run directories whose finished unlearned models (same key) are reused.
-    A folder holding a run of another config is refused (:class:`~qiskit_unlearn.errors.
-    RunDirError`, naming the keys that differ); one holding this finished run is returned
+    manifest. The model is built once first (:func:`preflight`), so a backend that cannot run
+    it fails before the folder is touched. An unfinished run of the same config in
+    ``out_dir`` is resumed model by model; a folder holding this finished run is returned
     untouched.
+
+    Args:
+        cfg: A validated config (:func:`qiskit_unlearn.config.load_config`).
+        out_dir: The run directory: new or empty, or holding a run of this same config. It is
+            locked for the length of the call.
+        cache_dir: The shared model cache folder (e.g. :func:`default_cache_dir`); ``None``
+            disables the cache.
+        progress: Whether to show progress bars (in-process execution only).
+        echo: Called with each line of console output.
+        report: Called with the run directory once the run has finished, still under the
+            run's lock (``qunlearn run`` passes :func:`qiskit_unlearn.report.write_report`;
+            reports sit above this layer). ``None`` writes no report.
+        eval_backend: A backend table (``{"name": ..., **options}``) every model is
+            evaluated on instead of the one it was trained on (noise studies: noise only at
+            evaluation time); ``None`` evaluates on the training backend.
+        extra_columns: Columns added to every row's identity (e.g. a sweep's noise columns).
+        donors: Run directories whose finished unlearned models (same key) are reused.
+        executor: Runs the units of work; ``None`` runs them in this process
+            (:class:`~qiskit_unlearn.execute.InProcessExecutor`).
+
+    Returns:
+        ``out_dir``.
+
+    Raises:
+        qiskit_unlearn.errors.RunDirError: If ``out_dir`` holds a run of another config (the
+            message names the keys that differ), is a non-empty folder that is not a run, or
+            is locked by another process.
+        qiskit_unlearn.errors.ConfigError: If a backend cannot run the config's model.
     """
     out_dir = Path(out_dir)
     options = {"eval_backend": eval_backend, "extra_columns": dict(extra_columns or {})}

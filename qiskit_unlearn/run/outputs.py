@@ -26,7 +26,13 @@ RESULT_FILES = ("results.csv", "results.json", "forgetting_quality.csv", "memori
 
 
 def package_versions() -> dict[str, str]:
-    """Python and the versions of the packages a result depends on (for manifests)."""
+    """Python and the versions of the packages a result depends on (for manifests).
+
+    Returns:
+        ``{"python": "3.x.y", "<package>": "<version>", ...}`` for qiskit-unlearn, Qiskit, Aer,
+        qiskit-machine-learning, qiskit-ibm-runtime, torch, numpy, scipy, scikit-learn and
+        numba; a missing package is ``"not installed"``.
+    """
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:

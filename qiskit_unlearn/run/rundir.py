@@ -177,7 +177,17 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 # --- the manifest and its file index ----------------------------------------------------------
 
 class Manifest:
-    """``manifest.json`` of a run in progress: rewritten atomically whenever it changes."""
+    """``manifest.json`` of a run in progress: rewritten atomically whenever it changes.
+
+    It records the config and its fingerprint, package versions, timings, models and methods,
+    and the SHA-256 of every result and model file (``files``), so consumers detect a
+    truncated or edited file before parsing it.
+
+    Args:
+        directory: The run directory holding ``manifest.json``.
+        data: The manifest's content (a new run's, or the unfinished run's to resume); it is
+            copied, and given an empty ``files`` index if it has none.
+    """
 
     def __init__(self, directory: Path, data: Mapping[str, Any]) -> None:
         self.directory = Path(directory)
@@ -186,17 +196,33 @@ class Manifest:
 
     @property
     def files(self) -> dict[str, str]:
+        """The file index, run-relative path to SHA-256 (the live dictionary)."""
         return self.data["files"]
 
     def save(self) -> None:
+        """Write ``manifest.json`` atomically."""
         write_json(self.directory / MANIFEST_FILE, self.data)
 
     def record(self, relative: str, sha256: str | None = None) -> None:
-        """Index a file of the run by its SHA-256 (computed if not given) and save."""
+        """Index a file of the run by its SHA-256 and save.
+
+        Args:
+            relative: The file's path relative to the run directory.
+            sha256: Its digest if already known (e.g. returned by the writer); ``None``
+                computes it from the file.
+        """
         self.files[relative] = sha256 or sha256_file(self.directory / relative)
         self.save()
 
     def expected(self, relative: str) -> str | None:
+        """The digest the manifest recorded for a file.
+
+        Args:
+            relative: The file's path relative to the run directory.
+
+        Returns:
+            Its SHA-256, or ``None`` if the file is not indexed.
+        """
         return self.files.get(relative)
 
 

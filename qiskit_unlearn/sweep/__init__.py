@@ -22,6 +22,13 @@ from qiskit_unlearn.sweep.grid import (
     validate_sweep,
 )
 
+#: The noise families of ``[sweep]``, each family key mapped to the ``noise_kind`` value its
+#: rows carry (``thermal_t1`` is ``thermal``, ``devices`` is ``device``).
+FAMILIES = FAMILIES
+#: The placements of a sweep's noise, ``train`` (training and unlearning), ``eval``
+#: (evaluation only) or ``both``.
+PLACEMENTS = PLACEMENTS
+
 __all__ = ["FAMILIES", "PLACEMENTS", "GridPoint", "Run", "Setting", "SweepError", "expand_grid",
            "expand_sweep", "load_config", "run_sweep", "validate_sweep", "write_sweep_report"]
 

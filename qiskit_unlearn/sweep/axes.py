@@ -41,26 +41,44 @@ def _error(text: str) -> ConfigError:
 
 @dataclass(frozen=True)
 class GridPoint:
-    """One point of the grid: its (key, value) pairs in grid order and its folder-safe label
-    (``""`` with ``values = ()``: no grid, the sweep's plain layout)."""
+    """One point of a ``[sweep.grid]``: its config values and its folder-safe label.
+
+    The point with ``values = ()`` and label ``""`` stands for "no grid": the sweep's plain
+    layout, with no grid columns.
+
+    Attributes:
+        values: The point's ``(dotted config key, value)`` pairs, in grid order.
+        label: The folder-safe name of the point, e.g. ``layers=2,entanglement=ring`` (each
+            key by its shortest unambiguous suffix); ``""`` for no grid.
+    """
 
     values: tuple[tuple[str, Any], ...]
     label: str
 
     @property
     def prefix(self) -> str:
-        """The folder of the point's runs, relative to the sweep folder."""
+        """The folder of the point's runs relative to the sweep folder (``grid/<label>/``,
+        or ``""`` for no grid)."""
         return f"grid/{self.label}/" if self.label else ""
 
     @property
     def columns(self) -> dict[str, Any]:
-        """The grid columns of every results row of this point: one per key, and ``grid``."""
+        """The columns this point adds to every results row.
+
+        One column per grid key (the value as text) and ``grid`` (the label); none for no
+        grid.
+        """
         if not self.values:
             return {}
         return {**{k: value_text(v) for k, v in self.values}, GRID_COLUMN: self.label}
 
     def overrides(self) -> list[str]:
-        """The point as ``--set`` overrides (values written as TOML)."""
+        """The point as ``--set`` overrides.
+
+        Returns:
+            One ``key=value`` string per pair, the value written as TOML (JSON-compatible),
+            e.g. ``model.layers=2``.
+        """
         return [f"{k}={json.dumps(v)}" for k, v in self.values]
 
 
@@ -97,7 +115,16 @@ def short_names(keys: Sequence[str]) -> dict[str, str]:
 
 
 def expand_grid(grid: Mapping[str, Sequence[Any]] | None) -> list[GridPoint]:
-    """Every point of a validated grid (first key slowest); ``[NO_GRID]`` without one."""
+    """Every point of a validated grid: the cross product of its value lists.
+
+    Args:
+        grid: A validated ``[sweep.grid]`` (dotted config key to its list of values), or
+            ``None`` / empty for no grid.
+
+    Returns:
+        The points, first key slowest; without a grid a single point with no values and the
+        label ``""`` (the sweep's plain layout).
+    """
     if not grid:
         return [NO_GRID]
     names = short_names(list(grid))

@@ -42,8 +42,23 @@ class SweepError(ConfigError):
 class Setting:
     """One noise setting: how it is labelled and plotted, and the backend table it runs on.
 
-    ``level`` is the strength on the family's axis (NaN for settings without one, such as
-    devices); ``backend`` is ``None`` for the reference (the config's own ``[backend]``).
+    Attributes:
+        label: Folder-safe name, unique per placement (e.g. ``depolarizing-0.01``,
+            ``t1-50us``, ``device-manila``; ``exact`` for the reference).
+        kind: The family, as the ``noise_kind`` column holds it (``depolarizing``,
+            ``readout``, ``thermal``, ``shots``, ``device``, or an explicit setting's kind).
+        level: The strength on the family's axis: the 2-qubit depolarizing rate, the readout
+            flip probability, the relaxation rate 1/T1 in 1/µs, the shot-noise scale
+            ``1/sqrt(shots)``; NaN for settings without one, such as devices.
+        backend: The backend table the setting runs on; ``None`` for the reference (the
+            config's own ``[backend]``).
+        shots: Shots per circuit execution of that backend (0: exact expectation values).
+        precision: The estimator precision those shots give (0.0: exact).
+        device: The fake device's name for device settings, else ``""``.
+        mitigation: Error mitigation at evaluation (``zne``, ``readout``, ``zne+readout``;
+            see ``sweep.mitigation``), ``""`` for none.
+        mitigation_options: The backend options the mitigation adds to the evaluation
+            backend (``{}`` for none).
     """
 
     label: str
@@ -53,26 +68,34 @@ class Setting:
     shots: int = 0
     precision: float = 0.0
     device: str = ""
-    #: Error mitigation at evaluation (:mod:`qiskit_unlearn.sweep.mitigation`): its name and
-    #: the backend options it adds to the evaluation backend ("" and {}: none).
+    # Error mitigation at evaluation (``sweep.mitigation``): its name and the backend
+    # options it adds to the evaluation backend ("" and {}: none).
     mitigation: str = ""
     mitigation_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_reference(self) -> bool:
+        """Whether this is the shared zero-noise reference (no backend of its own)."""
         return self.backend is None
 
 
 @dataclass(frozen=True)
 class Run:
-    """A setting at one placement (``where`` is ``"nowhere"`` for the reference)."""
+    """A setting at one placement: one run directory of the sweep.
+
+    Attributes:
+        where: Where the noise acts: ``train`` (training and unlearning), ``eval``
+            (evaluation only) or ``both``; ``"nowhere"`` for the reference.
+        setting: The noise setting.
+    """
 
     where: str
     setting: Setting
 
     @property
     def placement(self) -> str:
-        """``where``, with the mitigation (``eval+zne``): how results and figures group it."""
+        """``where`` with the mitigation appended (``eval+zne``), as results and figures
+        group the run."""
         m = self.setting.mitigation
         return f"{self.where}+{m}" if m else self.where
 
@@ -216,12 +239,25 @@ def _explicit(i: int, table: Any, where: list[str]) -> dict[str, Any]:
 
 
 def validate_sweep(table: Any, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Check a ``[sweep]`` section and fill in defaults; raises :class:`SweepError`.
+    """Check a ``[sweep]`` section and fill in defaults.
 
     The result has the same shape as the input (so validating it again is a no-op): ``where``
     as a list, every family (sorted, de-duplicated), the options, ``setting``, the placement
-    sub-tables and ``grid`` that were given. ``base`` is the raw config the section belongs
-    to: with it, every value and point of ``[sweep.grid]`` is validated as a config too.
+    sub-tables, the mitigation keys and ``grid`` that were given.
+
+    Args:
+        table: The raw ``[sweep]`` table.
+        base: The raw config the section belongs to. With it, every value and every point of
+            ``[sweep.grid]`` is validated as a config too (models are built once per distinct
+            model table); ``None`` checks the grid's shape only.
+
+    Returns:
+        The validated section, defaults filled in.
+
+    Raises:
+        SweepError: If a key, level, placement, option, explicit setting or grid value is
+            invalid, or the sweep has neither a non-zero noise level nor a grid; the message
+            names the key and the fix.
     """
     if not isinstance(table, dict):
         raise SweepError(f"[sweep] must be a table, got {table!r}; {_EXAMPLE}")
@@ -341,8 +377,23 @@ def _families(sweep: Mapping[str, Any], place: str) -> dict[str, list[Any]]:
 
 
 def expand_sweep(sweep: Mapping[str, Any]) -> list[Run]:
-    """Every (placement, setting) of a validated sweep, reference excluded, in a stable order:
-    placements as listed, then families, then increasing strength, then explicit settings."""
+    """Every (placement, setting) of a validated sweep, reference excluded, in a stable order.
+
+    Placements as listed in ``where`` (then those with only a sub-table), within each the
+    families, by increasing strength (thermal: T1 descending; devices as listed); then the
+    explicit ``[[sweep.setting]]`` tables, then the mitigated copies of the noisy
+    evaluation runs. Zero levels are the shared reference and produce no run.
+
+    Args:
+        sweep: A validated ``[sweep]`` section (:func:`validate_sweep`).
+
+    Returns:
+        One :class:`Run` per run directory.
+
+    Raises:
+        SweepError: If an explicit setting's label is used twice at one placement, or a
+            depolarizing level times ``depolarizing_1q_ratio`` exceeds 1.
+    """
     runs: dict[tuple[str, str], Run] = {}
     for place in dict.fromkeys([*sweep["where"], *(p for p in PLACEMENTS if p in sweep)]):
         for name, levels in _families(sweep, place).items():
@@ -372,7 +423,19 @@ def describe(setting: Setting) -> str:
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """:func:`qiskit_unlearn.config.load_config` with the ``[sweep]`` section (if any)
-    validated too, grid points included: what ``qunlearn run`` and ``qunlearn sweep`` load."""
+    validated too, grid points included: what ``qunlearn run`` and ``qunlearn sweep`` load.
+
+    Args:
+        path: The TOML config file.
+        overrides: ``--set`` style ``key=value`` overrides applied before validation.
+
+    Returns:
+        The validated config, ``sweep`` included when the file has one.
+
+    Raises:
+        qiskit_unlearn.errors.ConfigError: If the config is invalid (a :class:`SweepError`
+            for the ``[sweep]`` section).
+    """
     from qiskit_unlearn import config
 
     return config.load_config(path, overrides, sections=SECTIONS)

@@ -60,7 +60,21 @@ def _chance(out_dir: Path) -> float | None:
 
 
 def write_sweep_report(out_dir: str | Path) -> Path:
-    """Write ``summary.csv``, ``plots/*.png`` and ``report.md`` of a sweep; returns the report."""
+    """Write ``summary.csv``, ``plots/*.png`` and ``report.md`` of a sweep.
+
+    Everything is rebuilt from the sweep folder's combined ``results.csv`` and manifest; old
+    figures are deleted first.
+
+    Args:
+        out_dir: A sweep folder written by :func:`run_sweep`.
+
+    Returns:
+        The path of ``report.md``.
+
+    Raises:
+        qiskit_unlearn.report.ReportError: If the folder has no ``results.csv`` or it has no
+            rows.
+    """
     out_dir = Path(out_dir)
     manifest = load_manifest(out_dir)
     grid = manifest.get("sweep", {}).get("grid") or {}

@@ -209,13 +209,32 @@ def run_sweep(cfg: Mapping[str, Any], out_dir: Path, *, cache_dir: Path | None =
               progress: bool = True, echo: Callable[[str], Any] = print,
               executor: Executor | None = None, run_reports: bool = True) -> Path:
     """Run every setting of ``cfg["sweep"]`` into ``out_dir`` and write the combined results,
-    plots, report and manifest; returns ``out_dir``.
+    plots, report and manifest.
 
-    ``cache_dir`` holds the trained models shared between runs (``out_dir/models`` if None);
-    ``executor`` runs every setting's units (default: this process); settings run one after
-    another, producers first, so those reusing a producer's models find them; ``run_reports``
-    also writes each
-    run directory's own report.
+    Settings run one after another, producers first, so those reusing a producer's models
+    find them; a finished setting is skipped, so an interrupted (or grown) sweep resumes.
+
+    Args:
+        cfg: A validated config with a ``[sweep]`` section (:func:`load_config`).
+        out_dir: The sweep folder: new, empty, or holding a sweep of the same experiment
+            (the ``[sweep]`` section may differ). It is locked while the sweep runs.
+        cache_dir: The model cache shared by the sweep's runs; ``None`` uses
+            ``out_dir/models``.
+        progress: Whether to show progress bars.
+        echo: Called with each line of console output.
+        executor: Runs every setting's units of work; ``None`` runs them in this process.
+        run_reports: Whether each run directory also gets its own report
+            (:func:`qiskit_unlearn.report.write_report`).
+
+    Returns:
+        ``out_dir``.
+
+    Raises:
+        SweepError: If the config has no ``[sweep]`` section, its model has no quantum layer,
+            its ``[backend]`` is not exact, or a noise setting cannot run the model (checked
+            before any work).
+        qiskit_unlearn.errors.RunDirError: If ``out_dir`` holds another experiment, is a
+            non-empty folder that is not a sweep, or is locked by another process.
     """
     from qiskit_unlearn.execute import InProcessExecutor
     from qiskit_unlearn.run.rundir import Manifest, claim, config_fingerprint, locked

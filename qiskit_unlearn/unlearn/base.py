@@ -65,9 +65,20 @@ class UnlearnData:
 
     ``forget`` carries the labels the teacher was trained with (flipped ones in a label-flip
     scenario). ``val`` is the validation split, the only data any stopping or selection rule
-    may use; a method that selects on it should use :func:`retained_val` (the validation
+    may use; a method that selects on it should use ``retained_val`` (the validation
     samples of classes still in the retain set), because a forgotten class's samples reward
     not forgetting. ``curve`` receives one dict per logged step (see :meth:`log`).
+
+    Attributes:
+        retain: ``(x, y)`` training samples to keep, x of shape (N, ...), labels (N,).
+        forget: ``(x, y)`` training samples to unlearn, with the labels the teacher saw.
+        val: ``(x, y)`` validation split, for stopping and selection only.
+        num_classes: the number of classes C (labels are 0..C-1).
+        seed: seeds torch for the method's run and its own random choices.
+        progress: show progress bars.
+        curve: the logged steps of the current run (reset by :func:`unlearn`).
+        stopper: the early-stopping rule of the current run, set by :func:`unlearn` when the
+            method's ``early_stopping`` patience is > 0 (``None`` otherwise).
     """
 
     retain: ArrayPair
@@ -77,10 +88,15 @@ class UnlearnData:
     seed: int = 0
     progress: bool = False
     curve: list[dict[str, float]] = field(default_factory=list)
-    #: Set by :func:`unlearn` when the method's ``early_stopping`` patience is > 0.
     stopper: EarlyStopping | None = None
 
     def log(self, step: int, **values: float) -> None:
+        """Append one point to :attr:`curve`: ``{"step": step, **values}`` as floats.
+
+        Args:
+            step: the step (e.g. epoch) the values belong to.
+            **values: the quantities to log at that step, e.g. ``forget_accuracy=0.4``.
+        """
         self.curve.append({"step": float(step), **{k: float(v) for k, v in values.items()}})
 
 
@@ -127,6 +143,16 @@ def clone_model(model: nn.Module, **overrides: Any) -> nn.Module:
     primitives and compiled simulators that do not copy safely. ``overrides`` change
     constructor arguments that do not change the weights' shapes, e.g. ``input_gradients=True``
     for methods that need gradients with respect to the inputs.
+
+    Args:
+        model: a model of :mod:`qiskit_unlearn.models` (one with a ``spec``).
+        **overrides: constructor arguments to change in the copy.
+
+    Returns:
+        The copy, with ``model``'s weights loaded.
+
+    Raises:
+        UnlearnError: if ``model`` has no ``spec``.
     """
     from qiskit_unlearn.models import build_model
 
@@ -139,7 +165,15 @@ def clone_model(model: nn.Module, **overrides: Any) -> nn.Module:
 
 
 def fresh_model(model: nn.Module, seed: int) -> nn.Module:
-    """Same architecture as ``model``, newly initialised from ``seed`` (for retraining)."""
+    """Same architecture as ``model``, newly initialised from ``seed`` (for retraining).
+
+    Args:
+        model: a model of :mod:`qiskit_unlearn.models` (one with a ``spec``).
+        seed: the new model's initialisation seed.
+
+    Returns:
+        A freshly initialised model of the same kind and constructor arguments.
+    """
     from qiskit_unlearn.models import build_model
 
     spec = model.spec
@@ -148,7 +182,17 @@ def fresh_model(model: nn.Module, seed: int) -> nn.Module:
 
 @dataclass
 class UnlearnOutcome:
-    """The unlearned model, the method's info, the logged curve and the wall time."""
+    """The unlearned model, the method's info, the logged curve and the wall time.
+
+    Attributes:
+        method: the method's registry name.
+        model: the unlearned copy of the teacher (in eval mode, every parameter trainable).
+        params: the hyperparameters the method ran with (defaults plus overrides).
+        seconds: wall time of the method.
+        info: what the method reports for the run's manifest, plus ``early_stopping`` (best
+            epoch, epochs run) when early stopping was on.
+        curve: the logged steps, one dict per step (see :meth:`UnlearnData.log`).
+    """
 
     method: str
     model: nn.Module
@@ -160,7 +204,25 @@ class UnlearnOutcome:
 
 def unlearn(method: str, teacher: nn.Module, data: UnlearnData,
             params: Mapping[str, Any] | None = None) -> UnlearnOutcome:
-    """Run ``method`` on a copy of ``teacher`` (which is left untouched)."""
+    """Run ``method`` on a copy of ``teacher`` (which is left untouched).
+
+    The copy is changed in place by the method under a seeded torch generator (``data.seed``;
+    the global random state is restored afterwards). With ``early_stopping`` > 0 the best
+    epoch's weights are kept.
+
+    Args:
+        method: a registry name of :data:`METHODS`.
+        teacher: the trained model, a model of :mod:`qiskit_unlearn.models`.
+        data: the retain, forget and validation data (never the test split).
+        params: hyperparameter overrides of the method's defaults; ``None`` for none.
+
+    Returns:
+        The unlearned model with its parameters, info, curve and wall time.
+
+    Raises:
+        UnlearnError: for an unknown method or hyperparameter, an invalid value, an empty
+            retain or forget set, or (when early stopping is on) no selection samples.
+    """
     resolved = resolve_params(method, params)
     if len(data.retain[1]) == 0:
         raise UnlearnError("the retain set is empty; nothing can be unlearned towards")

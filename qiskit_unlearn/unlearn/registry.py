@@ -30,7 +30,7 @@ class UnlearnError(ValueError):
 
 MethodFn = Callable[[nn.Module, "UnlearnData", dict[str, Any]], dict[str, Any] | None]
 
-#: The optimisers of ``optimizer = "..."`` (see :func:`qiskit_unlearn.unlearn.base.make_optimizer`).
+#: The optimisers of ``optimizer = "..."`` (see ``qiskit_unlearn.unlearn.steps.make_optimizer``).
 OPTIMIZERS = ("adam", "sgd")
 #: What early stopping watches: the selection samples of the retained classes, or all of them
 #: (the HQML study, whose selection split is the test split including a forgotten class).
@@ -47,7 +47,15 @@ class Checked:
     """Range checks of a method's hyperparameters (their types are checked by
     :func:`resolve_params`); messages name the method, the hyperparameter, the allowed range
     and the value given. ``rules`` records the rule of every hyperparameter checked so far,
-    which is how :func:`register` knows that none is left unchecked."""
+    which is how :func:`register` knows that none is left unchecked.
+
+    A method's own rules (``register(..., check=fn)``) receive one and call its checks, e.g.
+    ``check.number("temperature")``. Every check raises :class:`UnlearnError` on a bad value.
+
+    Args:
+        method: the method's name, for messages.
+        params: the resolved hyperparameters to check.
+    """
 
     def __init__(self, method: str, params: Mapping[str, Any]) -> None:
         self.method, self.params = method, params
@@ -58,7 +66,19 @@ class Checked:
                             f"{self.params[name]!r}; pass a valid value in params")
 
     def satisfies(self, name: str, ok: Callable[[Any], bool], rule: str) -> Any:
-        """The value of ``name`` if ``ok(value)``; ``rule`` says in words what ``ok`` demands."""
+        """Check ``name`` with a predicate and record its rule.
+
+        Args:
+            name: the hyperparameter.
+            ok: true for a valid value.
+            rule: what ``ok`` demands, in words (completes "must be ...").
+
+        Returns:
+            The value.
+
+        Raises:
+            UnlearnError: if ``ok(value)`` is false.
+        """
         self.rules[name] = rule
         value = self.params[name]
         if not ok(value):
@@ -66,13 +86,38 @@ class Checked:
         return value
 
     def integer(self, name: str, low: int = 1) -> int:
+        """Check that ``name`` is an integer >= ``low`` (booleans refused).
+
+        Args:
+            name: the hyperparameter.
+            low: the smallest allowed value.
+
+        Returns:
+            The value.
+
+        Raises:
+            UnlearnError: if it is not.
+        """
         return self.satisfies(name, lambda v: isinstance(v, int) and not isinstance(v, bool)
                               and v >= low, f"an integer >= {low}")
 
     def number(self, name: str, low: float = 0.0, *, allow_low: bool = False,
                high: float | None = None, allow_high: bool = False) -> float:
-        """A finite number > ``low`` (>= with ``allow_low``) and < ``high`` (<= with
-        ``allow_high``) if given."""
+        """Check that ``name`` is a finite number in a range (booleans refused).
+
+        Args:
+            name: the hyperparameter.
+            low: the lower bound, excluded unless ``allow_low``.
+            allow_low: allow the value ``low`` itself.
+            high: the upper bound, excluded unless ``allow_high``; ``None`` for none.
+            allow_high: allow the value ``high`` itself.
+
+        Returns:
+            The value as a float.
+
+        Raises:
+            UnlearnError: if it is not.
+        """
 
         def ok(v: Any) -> bool:
             return isinstance(v, (int, float)) and not isinstance(v, bool) \
@@ -84,10 +129,31 @@ class Checked:
         return float(self.satisfies(name, ok, rule))
 
     def choice(self, name: str, options: Sequence[str]) -> str:
+        """Check that ``name`` is one of ``options``.
+
+        Args:
+            name: the hyperparameter.
+            options: the allowed values.
+
+        Returns:
+            The value.
+
+        Raises:
+            UnlearnError: if it is not.
+        """
         return self.satisfies(name, lambda v: v in options, f"one of {list(options)}")
 
     def training(self) -> tuple[int, int]:
-        """``epochs`` and ``batch_size`` checked, ``lr`` and ``weight_decay`` too if present."""
+        """Check the training keys: ``epochs``, ``batch_size``, ``lr`` and ``weight_decay``.
+
+        ``weight_decay`` is checked only if present; the others are required.
+
+        Returns:
+            ``(epochs, batch_size)``.
+
+        Raises:
+            UnlearnError: if a value is out of range.
+        """
         self.number("lr")
         if "weight_decay" in self.params:
             self.number("weight_decay", allow_low=True)
@@ -130,6 +196,20 @@ class Method:
     the rule of every hyperparameter in words, e.g. for ``qunlearn methods NAME``. ``study``
     holds the HQML study's settings of the method (its released MNIST / Fashion-MNIST code),
     which ``unlearn.faithful = true`` applies under the config's own values.
+
+    Attributes:
+        name: the method's registry name.
+        fn: ``fn(model, data, params) -> dict | None`` changes ``model`` in place; the dict is
+            extra info for the run's manifest.
+        defaults: the published defaults of every hyperparameter.
+        family: the method's family in the README's table.
+        changes: what the method changes (e.g. which layer groups), for the table.
+        reference: the paper or source the method follows.
+        summary: one line describing the method (default: its docstring's first line).
+        check: the method's own range rules, called with a :class:`Checked`; ``None`` if the
+            common rules cover every hyperparameter.
+        rules: the rule of every hyperparameter in words, by name.
+        study: the HQML study's settings of the method.
     """
 
     name: str
@@ -144,7 +224,17 @@ class Method:
     study: Mapping[str, Any] = field(default_factory=dict)
 
     def validate(self, params: Mapping[str, Any]) -> Checked:
-        """Every range rule run on ``params``; the :class:`Checked` lists the rules applied."""
+        """Run every range rule, common and the method's own, on ``params``.
+
+        Args:
+            params: hyperparameter values by name (normally the resolved ones).
+
+        Returns:
+            The :class:`Checked`, whose ``rules`` list the rules applied.
+
+        Raises:
+            UnlearnError: for the first value that breaks a rule.
+        """
         checked = Checked(self.name, params)
         common_rules(checked)
         if self.check is not None:
@@ -152,6 +242,7 @@ class Method:
         return checked
 
 
+#: The unlearning methods by name; an unknown name raises :class:`UnlearnError`.
 METHODS: Registry[Method] = Registry("unlearning method", UnlearnError)
 
 
@@ -160,11 +251,30 @@ def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: st
              study: Mapping[str, Any] | None = None) -> Callable[[MethodFn], MethodFn]:
     """Decorator adding a method to :data:`METHODS` (its docstring is its documentation).
 
-    ``check`` validates the ranges of the hyperparameters :func:`common_rules` does not cover;
-    an entry whose defaults break a rule, or with a hyperparameter no rule covers, is refused.
+    An entry whose defaults break a rule, or with a hyperparameter no rule covers, is refused.
     Methods that train for ``epochs`` (and have no ``patience`` of their own) also get the
-    :data:`EARLY_STOPPING` hyperparameters. ``study`` (the HQML study's settings) must name
-    existing hyperparameters with valid values.
+    ``early_stopping`` (patience, 0 = off) and ``early_stopping_on`` (``"retained"`` or
+    ``"all"``) hyperparameters.
+
+    Args:
+        name: the method's registry name.
+        defaults: the published default of every hyperparameter; a value's type is the type
+            the hyperparameter accepts.
+        family: the method's family in the README's table.
+        changes: what the method changes (e.g. which layer groups), for the table.
+        reference: the paper or source the method follows.
+        summary: one line describing the method; empty uses the docstring's first line.
+        check: validates the ranges of the hyperparameters the common training rules
+            (``epochs``, ``lr``, ``optimizer``, ...) do not cover, with a :class:`Checked`.
+        study: the HQML study's settings of the method; must name existing hyperparameters
+            with valid values.
+
+    Returns:
+        The decorator; it registers the method function and returns it unchanged.
+
+    Raises:
+        RuntimeError: (when decorating) if the defaults or study settings break a rule, name
+            unknown hyperparameters, or a hyperparameter has no rule.
     """
 
     def wrap(fn: MethodFn) -> MethodFn:
@@ -203,6 +313,18 @@ def resolve_params(method: str, overrides: Mapping[str, Any] | None = None) -> d
 
     Everything that does not depend on the model or the data is checked here, so callers (the
     config loader among them) reject an impossible value before any training.
+
+    Args:
+        method: a registry name of :data:`METHODS`.
+        overrides: hyperparameter values replacing the defaults; an int is accepted where the
+            default is a float.
+
+    Returns:
+        Every hyperparameter of the method, checked.
+
+    Raises:
+        UnlearnError: for an unknown method or hyperparameter, a value of the wrong type, or
+            a value out of range.
     """
     params = dict(METHODS.lookup(method).defaults)
     for key, value in (overrides or {}).items():

@@ -134,8 +134,8 @@ KNOWN_CASES: dict[str, list[Case]] = {
 }
 
 
-#: Some options each known backend documents (README "Backend options"): an unknown option's
-#: error must name them.
+#: Some options each known backend documents (docs/guides/backends.md, "Backend options"): an
+#: unknown option's error must name them.
 DOCUMENTED_OPTIONS: dict[str, tuple[str, ...]] = {
     "statevector": ("memory_limit", "precision"),
     "aer": ("shots", "precision", "seed", "memory_limit"),

@@ -1,4 +1,4 @@
-"""The README's reference tables list exactly what the registries hold.
+"""The guides' reference tables (``docs/guides/*.md``) list exactly what the registries hold.
 
 Tables are found by their header row (first column ``method``, ``backend``, ``model.kind``,
 ``kind`` of the forget scenarios, ``data.dataset``); the names are the backticked words of the
@@ -19,7 +19,7 @@ from qiskit_unlearn.models import MODELS
 from qiskit_unlearn.scenarios import SCENARIOS
 from qiskit_unlearn.unlearn import METHODS
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDES = sorted((Path(__file__).resolve().parents[2] / "docs" / "guides").glob("*.md"))
 
 
 def _cells(line: str) -> list[str]:
@@ -27,8 +27,8 @@ def _cells(line: str) -> list[str]:
 
 
 def _table(first_header: str, second_header: str | None = None) -> list[list[str]]:
-    """Body rows of the first README table whose header starts with these column titles."""
-    lines = README.read_text(encoding="utf-8").splitlines()
+    """Body rows of the first guide table whose header starts with these column titles."""
+    lines = [line for guide in GUIDES for line in guide.read_text(encoding="utf-8").splitlines()]
     for i, line in enumerate(lines):
         if not line.lstrip().startswith("|"):
             continue
@@ -41,7 +41,8 @@ def _table(first_header: str, second_header: str | None = None) -> list[list[str
                 break
             rows.append(_cells(body))
         return rows
-    pytest.fail(f"README.md has no table with header | {first_header} | {second_header or ''}")
+    pytest.fail("no guide in docs/guides/ has a table with header "
+                f"| {first_header} | {second_header or ''}")
 
 
 def _names(cell: str) -> list[str]:
@@ -61,7 +62,7 @@ def test_method_table_families_match_the_registry():
     rows = _table("method", "family")
     wrong = {name: (row[1], METHODS[name].family) for row in rows for name in _names(row[0])
              if name in METHODS and row[1] != METHODS[name].family}
-    assert not wrong, f"README family != registry family: {wrong}"
+    assert not wrong, f"guide family != registry family: {wrong}"
 
 
 def test_backend_table_lists_exactly_the_registered_backends():
