@@ -30,7 +30,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPu
 
 from qiskit_unlearn.hardware.base import FAILED, HardwareError, utc_now, write_atomic
 from qiskit_unlearn.hardware.pubs import fingerprint
-from qiskit_unlearn.hardware.store import read_result
+from qiskit_unlearn.hardware.store import read_result, write_result
 from qiskit_unlearn.qnn.jobs import (  # noqa: F401  (CostRecorder, JobCost: hardware's API)
     CostRecorder,
     JobCost,
@@ -195,9 +195,7 @@ class JobJournal:
             index: The job's position.
             result: The job's result.
         """
-        from qiskit_ibm_runtime import RuntimeEncoder
-
-        write_atomic(self.result_path(index), json.dumps(result, cls=RuntimeEncoder))
+        write_result(self.result_path(index), result)
 
     def load_result(self, index: int) -> Any:
         """A finished job's stored result.

@@ -258,9 +258,7 @@ class JobStore:
             job_id: The job's id.
             result: The job's result.
         """
-        from qiskit_ibm_runtime import RuntimeEncoder
-
-        write_atomic(self.result_path(job_id), json.dumps(result, cls=RuntimeEncoder))
+        write_result(self.result_path(job_id), result)
 
     def finish_local(self, job_id: str, handle: Any) -> str:
         """Wait for a local-testing-mode job, store its result and status.
@@ -337,6 +335,13 @@ class JobStore:
 
             self._service = runtime_service(*self._account)
         return self._service
+
+
+def write_result(path: Path, result: Any) -> None:
+    """Store a ``PrimitiveResult`` atomically in IBM Runtime's JSON encoding."""
+    from qiskit_ibm_runtime import RuntimeEncoder
+
+    write_atomic(path, json.dumps(result, cls=RuntimeEncoder))
 
 
 def read_result(path: Path, *, fix: str) -> Any:
