@@ -68,9 +68,10 @@ def make_qnn(
         An ``EstimatorQNN`` ready for ``TorchConnector``: on parameter-shift backends (Aer, IBM)
         the subclass ``BatchedEstimatorQNN`` (``qiskit_unlearn.batched_qnn``), which sends each
         forward pass as one PUB and, inside a ``QuantumLayer``, a training step's forward pass
-        and gradient as one job; on ``noisy`` the subclass ``VJPEstimatorQNN``
-        (``qiskit_unlearn.vjp``), whose vector-Jacobian product ``VJPConnector`` uses for one
-        reverse sweep per row. Its ``backend_info`` records the backend's name and details.
+        and gradient as one job; on the reverse-mode backends (``statevector``, ``noisy``) the
+        subclass ``VJPEstimatorQNN`` (``qiskit_unlearn.vjp``), whose vector-Jacobian product
+        ``VJPConnector`` uses for one reverse sweep per row. Its ``backend_info`` records the
+        backend's name and details.
 
     Raises:
         ~qiskit_unlearn.errors.BackendError: If a parameter is neither input nor weight, is
