@@ -4,7 +4,7 @@ through the connector the models use (``vjp``) or a plain ``TorchConnector`` (``
 Usage: ``python benchmarks/bench_forward_backward.py QUBITS BATCH [vjp|jacobian] [REPEATS]``.
 Runs on whatever ``qiskit_unlearn`` is importable, so the same command on a worktree of an
 older commit (``PYTHONPATH=/path/to/worktree``) compares engines in one session; that is how
-the README's before/after numbers at 16 and 20 qubits were taken.
+the speed guide's (docs/guides/speed.md) before/after numbers at 16 and 20 qubits were taken.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("execution", {"execute"}),
     ("run", {"run"}),
     ("studies", {"report", "sweep", "hardware", "tracking"}),
-    ("interface", {"cli", "bench", "bench_scaling", "demo"}),
+    ("interface", {"cli", "bench", "bench_scaling", "demo", "__main__"}),
 ]
 RANK = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}
 

@@ -172,8 +172,8 @@ def render(manifest: Mapping[str, Any], summary: Summary, plots: Sequence[Plot],
     out += [*_headline(summary), ""]
     if summary.has_study_behaviour():
         out += [f"{STUDY_MARK} `faithful = true`: reproduces the HQML study's code, including "
-                "where it departs from the published methods (see the README); unmarked rows "
-                "use the corrected versions.", ""]
+                "where it departs from the published methods (see docs/guides/studies.md); "
+                "unmarked rows use the corrected versions.", ""]
     out += ranking_sections(rankings)
     by_section: dict[str, list[Plot]] = {}
     for p in plots:

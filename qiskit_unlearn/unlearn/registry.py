@@ -190,7 +190,7 @@ CheckFn = Callable[[Checked], None]
 
 @dataclass(frozen=True)
 class Method:
-    """A registry entry: the function, its defaults and what the README's table says of it.
+    """A registry entry: the function, its defaults and what the methods guide's table says.
 
     ``check`` holds the method's own range rules (the common ones apply anyway) and ``rules``
     the rule of every hyperparameter in words, e.g. for ``qunlearn methods NAME``. ``study``
@@ -202,7 +202,7 @@ class Method:
         fn: ``fn(model, data, params) -> dict | None`` changes ``model`` in place; the dict is
             extra info for the run's manifest.
         defaults: the published defaults of every hyperparameter.
-        family: the method's family in the README's table.
+        family: the method's family in the methods guide's table (docs/guides/methods.md).
         changes: what the method changes (e.g. which layer groups), for the table.
         reference: the paper or source the method follows.
         summary: one line describing the method (default: its docstring's first line).
@@ -260,7 +260,7 @@ def register(name: str, *, defaults: Mapping[str, Any], family: str, changes: st
         name: the method's registry name.
         defaults: the published default of every hyperparameter; a value's type is the type
             the hyperparameter accepts.
-        family: the method's family in the README's table.
+        family: the method's family in the methods guide's table (docs/guides/methods.md).
         changes: what the method changes (e.g. which layer groups), for the table.
         reference: the paper or source the method follows.
         summary: one line describing the method; empty uses the docstring's first line.

@@ -104,3 +104,17 @@ def test_an_interrupt_says_how_to_continue(monkeypatch, capsys):
     monkeypatch.setattr(command, "run_from_args", _failing(KeyboardInterrupt()))
     assert cli.main(["backends"]) == 130
     assert "run the same command again" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_same_command():
+    """``python -m qiskit_unlearn`` is ``qunlearn`` (for interpreters without the script)."""
+    import qiskit_unlearn
+
+    ok = subprocess.run([sys.executable, "-m", "qiskit_unlearn", "--version"],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0
+    assert ok.stdout.strip() == f"qiskit-unlearn {qiskit_unlearn.__version__}"
+    bad = subprocess.run([sys.executable, "-m", "qiskit_unlearn", "methods", "no-such-method"],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
