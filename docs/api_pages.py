@@ -19,17 +19,13 @@ KINDS = (("Classes", "class"), ("Functions", "function"), ("Exceptions", "except
 
 
 def public_modules() -> set[str]:
-    """Short names of every module or package of qiskit_unlearn that declares ``__all__``."""
+    """Short names of the modules and packages of qiskit_unlearn (not the CLI) that declare
+    ``__all__``: the public API. ``tests/test_docstrings.py`` checks the same set."""
     found = set()
-    for info in pkgutil.walk_packages(qiskit_unlearn.__path__, "qiskit_unlearn."):
-        if info.name.startswith("qiskit_unlearn.cli"):
-            continue
-        depth = info.name.count(".")
-        if depth != 1:
-            continue
-        module = importlib.import_module(info.name)
-        if "__all__" in vars(module):
-            found.add(info.name.split(".", 1)[1])
+    for info in pkgutil.iter_modules(qiskit_unlearn.__path__):
+        if info.name != "cli" and "__all__" in vars(
+                importlib.import_module(f"qiskit_unlearn.{info.name}")):
+            found.add(info.name)
     return found
 
 

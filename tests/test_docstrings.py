@@ -2,18 +2,19 @@
 
 The API reference (``docs/``) is built from these docstrings with napoleon, so a parameter left
 out here is missing from the reference. The public API is what a module's ``__all__`` names
-(the same rule ``docs/api_pages.py`` uses to choose the reference's pages).
+(read with ``docs/api_pages.py``, the code that chooses the reference's pages).
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
-import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -33,15 +34,19 @@ NUMPY_UNDERLINE = re.compile(r"^\s*[A-Z][A-Za-z ]+\n\s*-{3,}\s*$", re.MULTILINE)
 ENTRY = re.compile(r"^(\*{0,2}\w+)\s*(\([^)]*\))?\s*:")
 
 
+def _api_pages() -> ModuleType:
+    """``docs/api_pages.py``, which chooses the reference's pages: one rule for both."""
+    path = PACKAGE.parent / "docs" / "api_pages.py"
+    spec = importlib.util.spec_from_file_location("api_pages", path)
+    assert spec is not None and spec.loader is not None, f"{path} is missing"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def public_modules() -> list[str]:
     """Top-level modules and packages of qiskit_unlearn (not the CLI) that declare ``__all__``."""
-    names = []
-    for info in pkgutil.iter_modules(qiskit_unlearn.__path__, "qiskit_unlearn."):
-        if info.name == "qiskit_unlearn.cli":
-            continue
-        if "__all__" in vars(importlib.import_module(info.name)):
-            names.append(info.name)
-    return sorted(names)
+    return sorted(f"qiskit_unlearn.{name}" for name in _api_pages().public_modules())
 
 
 def sections(doc: str) -> dict[str, list[str]]:

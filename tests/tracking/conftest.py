@@ -3,11 +3,11 @@ stores (SQLite files in the test's temporary folder; never the project's ``mlrun
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from run_helpers import finished_tiny_run
+from tracking_helpers import fresh_store
 
 
 @pytest.fixture(autouse=True)
@@ -33,10 +33,7 @@ def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def store(tmp_path: Path, store_template: Path) -> str:
     """The URI of a fresh SQLite store in ``tmp_path/store`` (artifacts go beside it)."""
-    db = tmp_path / "store" / "mlflow.db"
-    db.parent.mkdir()
-    shutil.copyfile(store_template, db)
-    return f"sqlite:///{db}"
+    return fresh_store(store_template, tmp_path)
 
 
 @pytest.fixture(scope="session")

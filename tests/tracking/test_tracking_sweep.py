@@ -6,51 +6,34 @@ from __future__ import annotations
 import json
 
 import pytest
-from tracking_helpers import all_runs, children, client, csv_rows, leaves, snapshot, top_runs
+from run_helpers import TINY_IRIS
+from tracking_helpers import (
+    all_runs,
+    children,
+    client,
+    csv_rows,
+    fresh_store,
+    leaves,
+    snapshot,
+    top_runs,
+)
 
 from qiskit_unlearn.cli.main import main
 
 pytest.importorskip("mlflow")
-# A grid of two points, each on the config's own exact backend: two runs sharing a teacher
-# through the model cache (no noise: the cheapest sweep that has setting values to tag).
-SWEEP = """
-[experiment]
-name = "tiny-sweep"
-seeds = [0]
-[data]
-dataset = "iris"
-val_size = 0.2
-preprocess = "pca-angles"
-[model]
-kind = "hybrid-pca"
-num_qubits = 2
-layers = 1
-head_hidden = 8
-[train]
-epochs = 3
-lr = 0.1
-batch_size = 16
-patience = 3
-[[scenario]]
-kind = "class"
-classes = [0]
-[unlearn]
-methods = ["ga"]
-[unlearn.params.ga]
-epochs = 1
-[sweep.grid]
-"unlearn.params.ga.lr" = [0.01, 0.1]
-"""
+# The tiny run's config as a grid of two points, each on the config's own exact backend: two
+# runs sharing a teacher through the model cache (no noise: the cheapest sweep that has setting
+# values to tag).
+SWEEP = (TINY_IRIS.replace('name = "tiny-hw"', 'name = "tiny-sweep"')
+         .replace('methods = ["retrain", "ga"]', 'methods = ["ga"]')
+         + '[sweep.grid]\n"unlearn.params.ga.lr" = [0.01, 0.1]\n')
+assert 'name = "tiny-sweep"' in SWEEP and 'methods = ["ga"]' in SWEEP
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, store_template):
-    import shutil
-
     tmp = tmp_path_factory.mktemp("sweep")
-    (tmp / "store").mkdir()
-    shutil.copyfile(store_template, tmp / "store" / "mlflow.db")
-    uri = f"sqlite:///{tmp / 'store' / 'mlflow.db'}"
+    uri = fresh_store(store_template, tmp)
     (tmp / "sweep.toml").write_text(SWEEP, encoding="utf-8")
     out = tmp / "out"
     code = main(["sweep", str(tmp / "sweep.toml"), "--out", str(out), "--cache-dir",

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Any
+
+
+def fresh_store(template: Path, folder: Path) -> str:
+    """Copy the migrated empty store ``template`` to ``folder/store`` and return its URI."""
+    db = folder / "store" / "mlflow.db"
+    db.parent.mkdir()
+    shutil.copyfile(template, db)
+    return f"sqlite:///{db}"
 
 
 def client(uri: str) -> Any:
